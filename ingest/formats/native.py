@@ -1,0 +1,128 @@
+"""Phare's native JSON format (contract §1.1-1.4): telemetry, events, status, command acks."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from devices.catalogue import Channel
+from devices.messages import CommandAck, Event, Status
+from ingest.formats._fields import MAX_FUTURE, FieldError, _short, loads, parse_ts, parse_value
+from ingest.model import Decoded, Reason
+
+MAX_TEXT = 64
+ACK_STATUSES = ("applied", "rejected", "failed")
+_TEXT_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
+
+
+def decode(
+    decoded: Decoded, channel: Channel, payload: bytes, now: datetime,
+    max_future: timedelta = MAX_FUTURE,
+) -> None:
+    """Fills `decoded` (whose tenant and device come from the topic) from a native payload."""
+    try:
+        doc = loads(payload)
+    except FieldError as exc:
+        decoded.reject(exc.reason, str(exc))
+        return
+    items = doc if isinstance(doc, list) else [doc]
+    one = _HANDLERS[channel]
+    for index, item in enumerate(items):
+        where = f"item {index}: " if isinstance(doc, list) else ""
+        if not isinstance(item, dict):
+            decoded.reject(_NOT_OBJECT[channel], f"{where}expected a JSON object, got {_short(item)}")
+            continue
+        try:
+            one(decoded, item, now, max_future, where)
+        except FieldError as exc:
+            decoded.reject(exc.reason, f"{where}{exc}")
+
+
+def _reading(decoded: Decoded, item: dict[str, Any], now: datetime, max_future: timedelta,
+             where: str) -> None:
+    ts = parse_ts(item.get("ts"), now, max_future)
+    seq = item.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise FieldError(Reason.INVALID_READING, f"'seq' must be a non-negative integer, got {_short(seq)}")
+    metrics = item.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise FieldError(Reason.INVALID_READING, "'metrics' must be a non-empty object")
+    for name, raw in metrics.items():
+        try:
+            decoded.values.append((ts, name, parse_value(name, raw)))
+        except FieldError as exc:
+            decoded.reject(exc.reason, f"{where}{exc}")
+
+
+def _event(decoded: Decoded, item: dict[str, Any], now: datetime, max_future: timedelta,
+           where: str) -> None:
+    ts = parse_ts(item.get("ts"), now, max_future)
+    kind = item.get("type")
+    if not isinstance(kind, str) or not _TEXT_RE.match(kind):
+        raise FieldError(Reason.INVALID_EVENT, f"'type' must be a short text, got {_short(kind)}")
+    active = item.get("active", True)
+    if not isinstance(active, bool):
+        raise FieldError(Reason.INVALID_EVENT, f"'active' must be true or false, got {_short(active)}")
+    detail = item.get("detail", {})
+    if not isinstance(detail, dict):
+        raise FieldError(Reason.INVALID_EVENT, f"'detail' must be an object, got {_short(detail)}")
+    _check_storable_json(detail, "detail", Reason.INVALID_EVENT)
+    decoded.events.append(Event(ts=ts, type=kind, active=active, detail=detail))
+
+
+def _status(decoded: Decoded, item: dict[str, Any], now: datetime, max_future: timedelta,
+            where: str) -> None:
+    online = item.get("online")
+    if not isinstance(online, bool):
+        raise FieldError(Reason.INVALID_STATUS, f"'online' must be true or false, got {_short(online)}")
+    # A last will is written once, long before it is sent: its `ts` may be old or absent.
+    ts = parse_ts(item["ts"], now, max_future) if item.get("ts") is not None else now
+    fw = item.get("fw")
+    if fw is not None and (not isinstance(fw, str) or not _TEXT_RE.match(fw)):
+        raise FieldError(Reason.INVALID_STATUS, f"'fw' must be a short text, got {_short(fw)}")
+    decoded.status = Status(online=online, ts=ts, fw=fw)
+
+
+def _ack(decoded: Decoded, item: dict[str, Any], now: datetime, max_future: timedelta,
+         where: str) -> None:
+    cid = item.get("id")
+    if not isinstance(cid, str) or not _TEXT_RE.match(cid):
+        raise FieldError(Reason.INVALID_ACK, f"'id' must be the command's id, got {_short(cid)}")
+    status = item.get("status")
+    if status not in ACK_STATUSES:
+        raise FieldError(
+            Reason.INVALID_ACK, f"'status' must be one of {', '.join(ACK_STATUSES)}, got {_short(status)}"
+        )
+    ts = parse_ts(item.get("ts"), now, max_future)
+    detail = item.get("detail", {})
+    if not isinstance(detail, dict):
+        raise FieldError(Reason.INVALID_ACK, f"'detail' must be an object, got {_short(detail)}")
+    _check_storable_json(detail, "detail", Reason.INVALID_ACK)
+    decoded.acks.append(CommandAck(id=cid, status=status, ts=ts, detail=detail))
+
+
+def _check_storable_json(value: Any, name: str, reason: Reason) -> None:
+    """PostgreSQL's jsonb cannot hold NUL characters or NaN: refuse them here, not at COPY."""
+    try:
+        text = orjson.dumps(value)  # NaN/Infinity markers from the lenient parser raise here
+    except (TypeError, orjson.JSONEncodeError):
+        raise FieldError(reason, f"'{name}' holds a non-finite number") from None
+    if b"\\u0000" in text:
+        raise FieldError(reason, f"'{name}' holds a NUL character")
+
+
+_HANDLERS = {
+    Channel.TELEMETRY: _reading,
+    Channel.EVENT: _event,
+    Channel.STATUS: _status,
+    Channel.CMD_ACK: _ack,
+}
+_NOT_OBJECT = {
+    Channel.TELEMETRY: Reason.INVALID_READING,
+    Channel.EVENT: Reason.INVALID_EVENT,
+    Channel.STATUS: Reason.INVALID_STATUS,
+    Channel.CMD_ACK: Reason.INVALID_ACK,
+}

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real PostgreSQL/TimescaleDB database and a real Mosquitto broker.
+
+The database is `PHARE_TEST_DATABASE_URL` (default: the `phare_test` database that
+`make setup` creates). Each test session recreates Phare's schema in it; each test works in
+its own tenant, so tests never see each other's rows. The broker is a Mosquitto process
+started for the session from deploy/mosquitto/phare.conf on a free port.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from phare import db
+from phare.settings import Settings
+from phare.tenancy import add_tenant, create_api_key
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get(
+    "PHARE_TEST_DATABASE_URL", "postgresql://phare:phare@127.0.0.1:5432/phare_test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Broker:
+    """A Mosquitto process with Phare's configuration, which tests may stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        conf = (ROOT / "deploy/mosquitto/phare.conf").read_text()
+        conf = conf.replace("@PORT@", str(self.port)).replace("@STATE_DIR@", str(directory))
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text(conf)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen([exe, "-c", str(self.conf)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    # Outside pytest's private tmp tree: mosquitto drops root privileges to write its files.
+    directory = Path(tempfile.mkdtemp(prefix="phare-test-mqtt-"))
+    os.chmod(directory, 0o777)
+    b = Broker(directory)
+    b.start()
+    yield b
+    b.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(broker: Broker) -> Settings:
+    """Settings pointing at the test database and the test broker."""
+    s = Settings(database_url=TEST_DATABASE_URL, mqtt_url=broker.url,
+                 ingest_client_id=f"phare-test-{uuid.uuid4().hex[:8]}",
+                 ingest_batch_max_seconds=0.05)
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'drop schema if exists "{s.database_schema}" cascade')
+    db.migrate(s)
+    return s
+
+
+@pytest.fixture
+def conn(settings: Settings) -> Iterator[psycopg.Connection]:
+    with db.connect(settings, autocommit=True) as c:
+        yield c
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def tenant(conn: psycopg.Connection) -> str:
+    """A fresh tenant of this test alone."""
+    slug = f"t{uuid.uuid4().hex[:10]}{next(_counter)}"
+    add_tenant(conn, slug, f"Commune de test {slug}")
+    return slug
+
+
+@pytest.fixture
+def admin_key(conn: psycopg.Connection, tenant: str) -> str:
+    return create_api_key(conn, tenant, "admin")

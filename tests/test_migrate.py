@@ -1,0 +1,14 @@
+"""The schema: migrations apply once, and the readings table is a hypertable."""
+
+from phare import db
+
+
+def test_migrate_is_idempotent(settings):
+    assert db.migrate(settings) == []
+
+
+def test_readings_and_events_are_hypertables(conn):
+    names = {r[0] for r in conn.execute(
+        "select hypertable_name from timescaledb_information.hypertables "
+        "where hypertable_schema = 'phare'")}
+    assert {"readings", "events"} <= names
