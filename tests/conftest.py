@@ -117,3 +117,42 @@ def tenant(conn: psycopg.Connection) -> str:
 @pytest.fixture
 def admin_key(conn: psycopg.Connection, tenant: str) -> str:
     return create_api_key(conn, tenant, "admin")
+
+
+def register_device(conn: psycopg.Connection, tenant: str, device_id: str,
+                    kind: str = "lighting_cabinet", **extra: str) -> int:
+    """Registers a device directly in the database; returns its uid."""
+    row = conn.execute(
+        "insert into devices (tenant_id, id, kind, name, location, dev_eui, lorawan_id, model) "
+        "select id, %s, %s, %s, 'SRID=4326;POINT(3.09 45.03)', %s, %s, %s from tenants "
+        "where slug = %s returning uid",
+        (device_id, kind, f"Device {device_id}", extra.get("dev_eui"), extra.get("lorawan_id"),
+         extra.get("model"), tenant),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Polls `predicate` until it returns a truthy value; fails the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def consumer(settings: Settings):  # type: ignore[no-untyped-def]
+    """A running ingest consumer with its own MQTT session."""
+    from ingest.consumer import Consumer
+
+    c = Consumer(settings.model_copy(update={"ingest_client_id": f"ingest-{uuid.uuid4().hex[:8]}"}))
+    c.start()
+    assert c.wait_connected(10), "consumer did not connect to the test broker"
+    time.sleep(0.1)  # let the subscription settle before tests publish
+    yield c
+    c.stop()

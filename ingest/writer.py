@@ -1,0 +1,213 @@
+"""Writes batches of decoded messages to TimescaleDB in one transaction, with COPY.
+
+Readings go through a temporary staging table so that a resent message is stored once
+(`insert ... on conflict do nothing` on the (device, metric, ts) unique index).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+import psycopg
+
+from ingest.model import Decoded, Reason, Rejection
+from ingest.registry import DeviceRef, Registry
+
+log = logging.getLogger(__name__)
+
+# A rejected payload is kept whole up to this size (enough to replay it), else its start.
+MAX_KEPT_PAYLOAD = 64 * 1024
+EXCERPT = 4096
+
+_STAGE = (
+    "create temporary table if not exists stage_readings "
+    "(ts timestamptz, tenant_id integer, device_uid integer, metric text, value float8) "
+    "on commit delete rows"
+)
+_COPY = (
+    "copy stage_readings (ts, tenant_id, device_uid, metric, value) from stdin (format binary)"
+)
+_MERGE = (
+    "insert into readings (ts, tenant_id, device_uid, metric, value) "
+    "select ts, tenant_id, device_uid, metric, value from stage_readings "
+    "on conflict do nothing"
+)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What one batch did."""
+
+    values_stored: int = 0
+    values_duplicate: int = 0
+    events_stored: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Writer:
+    """Owns one database connection and writes batches through it."""
+
+    def __init__(self, conn: psycopg.Connection, registry: Registry | None = None) -> None:
+        self.conn = conn
+        self.registry = registry or Registry()
+        conn.execute(_STAGE)
+        conn.commit()
+
+    def write(self, batch: list[Decoded]) -> WriteResult:
+        """Stores a batch in one transaction.
+
+        Raises psycopg.OperationalError when the database is unreachable (the caller retries
+        the same batch). A batch that fails for another reason is written message by message,
+        so one poison message is rejected alone and never blocks the others.
+        """
+        try:
+            return self._write(batch)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            log.warning("batch of %d failed (%s); writing message by message", len(batch), exc)
+            self.conn.rollback()
+        result = WriteResult()
+        for decoded in batch:
+            try:
+                one = self._write([decoded])
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                self.conn.rollback()
+                failed = Decoded(topic=decoded.topic, payload=decoded.payload,
+                                 tenant=decoded.tenant, device_id=decoded.device_id)
+                failed.reject(Reason.STORAGE_ERROR, f"the database refused it: {_first_line(exc)}")
+                one = self._write([failed])
+            _merge(result, one)
+        return result
+
+    def _write(self, batch: list[Decoded]) -> WriteResult:
+        conn = self.conn
+        result = WriteResult()
+        with conn.transaction():
+            keys = {(d.tenant, d.device_id) for d in batch if d.has_data and d.tenant and d.device_id}
+            devices = self.registry.resolve(conn, keys)  # type: ignore[arg-type]
+            rows: list[tuple[datetime, int, int, str, float]] = []
+            rejected: list[tuple[Decoded, Rejection]] = []
+            events: list[tuple[datetime, int, int, str, bool, str]] = []
+            seen: list[tuple[int, Decoded]] = []
+            for d in batch:
+                for r in d.rejections:
+                    rejected.append((d, r))
+                if not d.has_data:
+                    continue
+                ref = devices.get((d.tenant, d.device_id))  # type: ignore[arg-type]
+                if ref is None:
+                    rejected.append((d, _unknown_device(conn, self.registry, d)))
+                    continue
+                rows.extend((ts, ref.tenant_id, ref.uid, m, v) for ts, m, v in d.values)
+                events.extend(
+                    (e.ts, ref.tenant_id, ref.uid, e.type, e.active, orjson.dumps(e.detail).decode())
+                    for e in d.events
+                )
+                seen.append((ref.uid, d))
+                for ack in d.acks:
+                    problem = self._apply_ack(ref, ack)
+                    if problem:
+                        rejected.append((d, problem))
+            if rows:
+                result.values_stored = self._copy_readings(rows)
+                result.values_duplicate = len(rows) - result.values_stored
+            if events:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "insert into events (ts, tenant_id, device_uid, type, active, detail) "
+                        "values (%s, %s, %s, %s, %s, %s::jsonb) on conflict do nothing",
+                        events,
+                    )
+                result.events_stored = len(events)
+            if seen:
+                self._touch_devices(seen)
+            if rejected:
+                self._store_rejections(rejected)
+                result.rejected.update(r.reason.value for _, r in rejected)
+        return result
+
+    def _copy_readings(self, rows: list[tuple[datetime, int, int, str, float]]) -> int:
+        with self.conn.cursor() as cur:
+            with cur.copy(_COPY) as copy:
+                copy.set_types(["timestamptz", "int4", "int4", "text", "float8"])
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(_MERGE)
+            return cur.rowcount
+
+    def _touch_devices(self, seen: list[tuple[int, Decoded]]) -> None:
+        """Updates last_seen for every device heard, and online/firmware from status messages."""
+        uids = sorted({uid for uid, _ in seen})
+        self.conn.execute(
+            "update devices set last_seen = now() where uid = any(%s)", (uids,)
+        )
+        for uid, d in seen:
+            if d.status is not None:
+                self.conn.execute(
+                    "update devices set online = %s, firmware = coalesce(%s, firmware) "
+                    "where uid = %s",
+                    (d.status.online, d.status.fw, uid),
+                )
+
+    def _apply_ack(self, ref: DeviceRef, ack) -> Rejection | None:  # type: ignore[no-untyped-def]
+        try:
+            command_id = uuid.UUID(ack.id)
+        except ValueError:
+            return Rejection(Reason.INVALID_ACK, f"'id' {ack.id!r} is not a command id (UUID)")
+        cur = self.conn.execute(
+            "update commands set status = %s, acked_at = %s, detail = %s::jsonb "
+            "where id = %s and device_uid = %s and status in ('queued', 'sent')",
+            (ack.status, ack.ts, orjson.dumps(ack.detail).decode(), command_id, ref.uid),
+        )
+        if cur.rowcount == 0:
+            return Rejection(
+                Reason.INVALID_ACK, f"no pending command {command_id} for this device"
+            )
+        return None
+
+    def _store_rejections(self, rejected: list[tuple[Decoded, Rejection]]) -> None:
+        slugs = {d.tenant for d, _ in rejected if d.tenant}
+        tenant_ids = self.registry.tenant_ids(self.conn, slugs)  # type: ignore[arg-type]
+        rows = []
+        for d, r in rejected:
+            payload = d.payload
+            truncated = len(payload) > MAX_KEPT_PAYLOAD
+            rows.append((
+                tenant_ids.get(d.tenant) if d.tenant else None,
+                d.device_id, d.topic[:1024], r.reason.value, r.detail[:2000],
+                payload[:EXCERPT] if truncated else payload, len(payload), truncated,
+            ))
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "insert into rejected_messages (tenant_id, device_id, topic, reason, detail, "
+                "payload, payload_size, payload_truncated) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+
+
+def _unknown_device(conn: psycopg.Connection, registry: Registry, d: Decoded) -> Rejection:
+    if d.tenant not in registry.tenant_ids(conn, {d.tenant}):  # type: ignore[arg-type]
+        return Rejection(Reason.UNKNOWN_DEVICE, f"tenant '{d.tenant}' does not exist")
+    return Rejection(
+        Reason.UNKNOWN_DEVICE,
+        f"device '{d.device_id}' is not registered in tenant '{d.tenant}'",
+    )
+
+
+def _merge(total: WriteResult, one: WriteResult) -> None:
+    total.values_stored += one.values_stored
+    total.values_duplicate += one.values_duplicate
+    total.events_stored += one.events_stored
+    total.rejected.update(one.rejected)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
