@@ -112,7 +112,7 @@ for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
 pg_isready -q -h 127.0.0.1 || die "PostgreSQL did not accept connections on 127.0.0.1"
 
 # --- database, role and extensions ------------------------------------------------------
-psql_su() { su postgres -c "psql -XAtq -v ON_ERROR_STOP=1 $*"; }
+psql_su() { su postgres -c "PGOPTIONS='--client-min-messages=warning' psql -XAtq -v ON_ERROR_STOP=1 $*"; }
 create_db() {
     local db=$1
     if [ "$(psql_su "-c \"select 1 from pg_database where datname = '$db'\"")" != 1 ]; then
@@ -120,8 +120,7 @@ create_db() {
         psql_su "-c 'create database \"$db\" owner \"$DB_USER\"'"
     fi
     # Extensions need a superuser; the application role stays an ordinary owner.
-    psql_su "-d $db -c 'create extension if not exists timescaledb' -c 'create extension if not exists postgis'" 2>&1 \
-        | grep -v -e '^$' -e 'WELCOME TO' -e '^ *[_|/\\]' || true
+    psql_su "-d $db -c 'create extension if not exists timescaledb' -c 'create extension if not exists postgis'" >/dev/null
 }
 if [ "$(psql_su "-c \"select 1 from pg_roles where rolname = '$DB_USER'\"")" != 1 ]; then
     say "creating role $DB_USER"

@@ -74,6 +74,7 @@ class Consumer:
         self._stopped = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
+        self._pending = 0  # items taken off the queue and not yet acknowledged
         self._max_future = timedelta(seconds=settings.ingest_max_future_seconds)
         self._topics = [f"{settings.ingest_topic_root}/#"]
         self._client = self._make_client()
@@ -140,6 +141,7 @@ class Consumer:
             while True:
                 if not batch:
                     batch = self._collect()
+                    self._pending = len(batch)
                     if not batch:
                         if self._stopping.is_set():
                             return
@@ -172,6 +174,7 @@ class Consumer:
                 self.stats.events_stored += result.events_stored
                 self.stats.rejected.update(result.rejected)
                 batch = []
+                self._pending = 0
         finally:
             if writer is not None:
                 writer.conn.close()
@@ -219,6 +222,11 @@ class Consumer:
                                    keepalive=30, clean_start=False, properties=props)
         self._client.loop_start()
         self._writer_thread.start()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being written."""
+        return self._queue.empty() and self._pending == 0
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)

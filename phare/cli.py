@@ -135,6 +135,24 @@ def api(
                 port=port or settings.api_port, log_level="info")
 
 
+@app.command()
+def demo(
+    days: Annotated[float, typer.Option(help="Simulated days, ending now.", min=0.01, max=90)] = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated territory.")] = 42,
+    serve: Annotated[bool, typer.Option(help="Keep ingest and the API running until Ctrl-C.")] = True,
+) -> None:
+    """Run ingest and the API with simulated devices, print what was stored."""
+    from phare.demo import DemoOptions, run_demo
+
+    setup_logging()
+    logging.getLogger().setLevel(logging.WARNING)
+    settings = load_settings()
+    try:
+        run_demo(settings, DemoOptions(days=days, seed=seed, serve=serve), typer.echo)
+    except (PhareError, RuntimeError) as exc:
+        raise fail(exc) from None
+
+
 def main() -> None:
     try:
         app()

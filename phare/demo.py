@@ -1,0 +1,160 @@
+"""`phare demo`: the whole platform on one machine, fed by simulated devices."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import uvicorn
+
+from api.main import create_app
+from devices.simulators.fleet import build_fleet
+from devices.simulators.runner import register, run
+from ingest.consumer import Consumer
+from phare import db
+from phare.settings import Settings
+from phare.tenancy import add_tenant, create_api_key
+
+log = logging.getLogger(__name__)
+
+# A syndicate operating for an EPCI of the Cantal and three of its communes.
+SYNDICATE = ("sde-cantal", "Syndicat départemental d'énergies du Cantal", None)
+EPCI = ("saint-flour-communaute", "Saint-Flour Communauté", "sde-cantal")
+COMMUNES = [
+    ("saint-flour", "Saint-Flour", "saint-flour-communaute"),
+    ("neuveglise-sur-truyere", "Neuvéglise-sur-Truyère", "saint-flour-communaute"),
+    ("andelat", "Andelat", "saint-flour-communaute"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    days: float = 2.0
+    step_minutes: int = 15
+    seed: int = 42
+    serve: bool = True
+
+
+def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], None]) -> None:
+    """Sets up tenants, starts ingest and the API, runs the simulators, prints a summary."""
+    echo(f"Phare demo — database {settings.database_url.get_secret_value().rsplit('@', 1)[-1]}, "
+         f"broker {settings.mqtt_url}")
+    db.migrate(settings)
+    with db.connect(settings) as conn:
+        for slug, name, parent in [SYNDICATE, EPCI, *COMMUNES]:
+            add_tenant(conn, slug, name, parent)
+        key = create_api_key(conn, SYNDICATE[0], "admin", name="phare demo")
+        conn.commit()
+
+    consumer = Consumer(settings.model_copy(update={"ingest_client_id": "phare-demo-ingest"}))
+    consumer.start()
+    if not consumer.wait_connected(15):
+        raise RuntimeError(f"cannot reach the MQTT broker at {settings.mqtt_url}")
+    server = _start_api(settings)
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    try:
+        devices = build_fleet([slug for slug, _, _ in COMMUNES], seed=options.seed)
+        echo(f"registering {len(devices)} simulated devices through the API …")
+        register(devices, api_url, key)
+        end = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = end - timedelta(days=options.days)
+        echo(f"simulating {options.days:g} days ({start:%Y-%m-%d %H:%M} → {end:%H:%M} UTC), "
+             "as fast as the broker takes it …")
+        stats = run(devices, mqtt_url=settings.mqtt_url, start=start, end=end,
+                    step=timedelta(minutes=options.step_minutes), speed=None,
+                    on_progress=_progress(echo))
+        _publish_bad_examples(settings, COMMUNES[0][0])
+        echo(f"published {sum(stats.messages.values())} messages; waiting for ingest to store them …")
+        _wait_until_idle(consumer)
+        _summary(settings, echo)
+        echo("")
+        echo(f"API:      {api_url}/docs   (OpenAPI at {api_url}/openapi.json)")
+        echo(f"API key:  {key}   (admin of {SYNDICATE[0]}, sees every tenant below it)")
+        echo(f"Try:      curl -H 'Authorization: Bearer {key}' {api_url}/api/v1/devices")
+        if options.serve:
+            echo("Serving until Ctrl-C.")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        echo("stopping …")
+    finally:
+        server.should_exit = True
+        consumer.stop()
+
+
+def _start_api(settings: Settings) -> uvicorn.Server:
+    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="phare-api", daemon=True).start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API did not start on {settings.api_host}:{settings.api_port}")
+        time.sleep(0.05)
+    return server
+
+
+def _progress(echo: Callable[[str], None]) -> Callable[[int, int], None]:
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2 or done == total:
+            last[0] = now
+            echo(f"  simulated {done}/{total} steps")
+
+    return report
+
+
+def _publish_bad_examples(settings: Settings, tenant: str) -> None:
+    """What real networks also send: a device nobody registered, and garbage."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="phare-demo-noise")
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    now = datetime.now(UTC).isoformat()
+    infos = [
+        client.publish(f"phare/v1/{tenant}/capteur-inconnu/telemetry",
+                       f'{{"ts": "{now}", "metrics": {{"noise_min_db": 31.0}}}}', qos=1),
+        client.publish(f"phare/v1/{tenant}/armoire-999/telemetry", b"\x00\x01 pas du JSON", qos=1),
+    ]
+    for info in infos:
+        info.wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _wait_until_idle(consumer: Consumer, quiet_s: float = 2.0, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        seen = consumer.stats.received
+        if seen != last:
+            last, since = seen, time.monotonic()
+        elif time.monotonic() - since >= quiet_s and consumer.idle:
+            return
+        time.sleep(0.2)
+
+
+def _summary(settings: Settings, echo: Callable[[str], None]) -> None:
+    with db.connect(settings) as conn:
+        echo("")
+        echo("Stored, per kind of device:")
+        echo(f"  {'kind':<24}{'devices':>8}{'values':>12}{'from':>18}{'to':>18}")
+        for kind, n_dev, n_val, first, last in conn.execute(
+            "select d.kind, count(distinct d.uid), count(r.*), min(r.ts), max(r.ts) "
+            "from devices d left join readings r on r.device_uid = d.uid group by d.kind "
+            "order by d.kind"
+        ):
+            span = (f"{first:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}") if first else ("", "")
+            echo(f"  {kind:<24}{n_dev:>8}{n_val:>12,}{span[0]:>18}{span[1]:>18}")
+        echo("Rejected messages, per reason:")
+        rows = conn.execute("select reason, count(*) from rejected_messages group by reason "
+                            "order by count(*) desc").fetchall()
+        for reason, n in rows or [("(none)", 0)]:
+            echo(f"  {reason:<24}{n:>8}")
