@@ -22,7 +22,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.decode import decode_message
+from ingest.decode import decode_message, subscriptions
 from ingest.model import Decoded
 from ingest.registry import Registry
 from ingest.writer import Writer
@@ -60,7 +60,7 @@ class Stats:
 class _Item:
     mid: int
     generation: int  # the MQTT connection it arrived on: acks are valid only on that one
-    decoded: Decoded
+    decoded: list[Decoded]
 
 
 class Consumer:
@@ -76,7 +76,7 @@ class Consumer:
         self._generation = 0
         self._pending = 0  # items taken off the queue and not yet acknowledged
         self._max_future = timedelta(seconds=settings.ingest_max_future_seconds)
-        self._topics = [f"{settings.ingest_topic_root}/#"]
+        self._topics = subscriptions()
         self._client = self._make_client()
         self._writer_thread = threading.Thread(target=self._write_loop, name="phare-writer",
                                                daemon=True)
@@ -125,7 +125,7 @@ class Consumer:
             max_future=self._max_future,
         )
         self.stats.received += 1
-        if decoded is None:  # the platform's own outbound message
+        if not decoded:  # e.g. the platform's own outbound message
             client.ack(msg.mid, msg.qos)
             return
         # Blocks when the writer is behind: back-pressure to the broker, which holds the rest.
@@ -150,7 +150,7 @@ class Consumer:
                     if writer is None:
                         writer = Writer(db.connect(self.settings), registry)
                     started = time.perf_counter()
-                    result = writer.write([i.decoded for i in batch])
+                    result = writer.write([d for i in batch for d in i.decoded])
                 except (psycopg.OperationalError, DatabaseUnavailable) as exc:
                     self.stats.db_errors += 1
                     log.warning("database unavailable (%s); retrying in %.1f s",

@@ -1,4 +1,4 @@
-"""From an MQTT message to a `Decoded`: size, topic, then the format of the topic's channel.
+"""From an MQTT message to what it holds: size, then the format that owns its topic.
 
 Runs in the MQTT client's thread: pure computation, no I/O, and it never raises.
 """
@@ -8,14 +8,19 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from devices.catalogue import NATIVE_TOPIC_RE, Channel
 from ingest.formats import native
+from ingest.formats._fields import FieldError
+from ingest.formats.base import Format
 from ingest.model import Decoded, Reason
 
 log = logging.getLogger(__name__)
 
-# Topics the platform itself publishes under its root: not input, not an error.
-OUTBOUND_CHANNELS = frozenset({Channel.CMD})
+FORMATS: tuple[Format, ...] = (native.FORMAT,)
+
+
+def subscriptions() -> list[str]:
+    """Every topic filter the consumer subscribes to."""
+    return [topic for f in FORMATS for topic in f.subscriptions]
 
 
 def decode_message(
@@ -25,35 +30,35 @@ def decode_message(
     max_payload_bytes: int,
     max_future: timedelta,
     now: datetime | None = None,
-) -> Decoded | None:
-    """Decodes one message; None for the platform's own outbound messages."""
-    decoded = Decoded(topic=topic, payload=payload)
+) -> list[Decoded]:
+    """Decodes one message into what it holds; [] when it is none of ingest's business."""
     try:
-        match = NATIVE_TOPIC_RE.match(topic)
-        if match is None:
-            decoded.reject(
-                Reason.UNKNOWN_TOPIC,
-                f"topic '{topic[:200]}' is not phare/v1/{{tenant}}/{{device_id}}/"
-                "{telemetry|event|status|cmd/ack|senml}",
-            )
-            return decoded
-        decoded.tenant, decoded.device_id = match["tenant"], match["device"]
-        channel = Channel(match["channel"])
-        if channel in OUTBOUND_CHANNELS:
-            return None
+        for fmt in FORMATS:
+            match = fmt.topic_re.match(topic)
+            if match is not None:
+                break
+        else:
+            return [_rejected(topic, payload, Reason.UNKNOWN_TOPIC,
+                              f"topic '{topic[:200]}' is not one Phare reads (native "
+                              "phare/v1/{tenant}/{device_id}/{telemetry|event|status|cmd/ack|senml}"
+                              ", The Things Stack v3 or ChirpStack v4 uplinks)")]
         if len(payload) > max_payload_bytes:
-            decoded.reject(
-                Reason.PAYLOAD_TOO_LARGE,
-                f"payload of {len(payload)} bytes exceeds the limit of {max_payload_bytes} bytes",
-            )
-            return decoded
-        if channel is Channel.SENML:
-            decoded.reject(Reason.UNSUPPORTED_FORMAT, "SenML packs are not decoded yet")
-            return decoded
-        native.decode(decoded, channel, payload, now or datetime.now(UTC), max_future)
+            return [_rejected(topic, payload, Reason.PAYLOAD_TOO_LARGE,
+                              f"payload of {len(payload)} bytes exceeds the limit of "
+                              f"{max_payload_bytes} bytes", match.groupdict())]
+        return fmt.decode(match, payload, now or datetime.now(UTC), max_future)
+    except FieldError as exc:
+        return [_rejected(topic, payload, exc.reason, str(exc))]
     except Exception as exc:  # a decoder bug must cost one message, never the consumer
         log.exception("decoder failed on topic %s", topic[:200])
-        decoded.values.clear()
-        decoded.events.clear()
-        decoded.reject(Reason.INTERNAL_ERROR, f"the decoder failed: {type(exc).__name__}: {exc}")
+        return [_rejected(topic, payload, Reason.INTERNAL_ERROR,
+                          f"the decoder failed: {type(exc).__name__}: {exc}")]
+
+
+def _rejected(topic: str, payload: bytes, reason: Reason, detail: str,
+              groups: dict[str, str] | None = None) -> Decoded:
+    groups = groups or {}
+    decoded = Decoded(topic=topic, payload=payload, tenant=groups.get("tenant"),
+                      device_id=groups.get("device"))
+    decoded.reject(reason, detail)
     return decoded

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from devices.messages import CommandAck, Event, Status
 
@@ -26,6 +27,7 @@ class Reason(StrEnum):
     INVALID_STATUS = "invalid_status"
     INVALID_ACK = "invalid_ack"
     UNKNOWN_DEVICE = "unknown_device"
+    NOT_DECODED = "not_decoded"
     STORAGE_ERROR = "storage_error"
     INTERNAL_ERROR = "internal_error"
 
@@ -36,14 +38,36 @@ class Rejection:
     detail: str  # for a person: what was wrong, and where
 
 
+@dataclass(frozen=True, slots=True)
+class Uplink:
+    """A LoRaWAN uplink as a network server hands it over, before the device is known.
+
+    `fields` are the network server's decoded values (TTS `decoded_payload`, ChirpStack
+    `object`), or None when only the raw `frm_payload` came: then the device model's codec
+    decodes it once the device (and so its model) is resolved.
+    """
+
+    ts: datetime
+    f_port: int | None
+    fields: dict[str, Any] | None
+    frm_payload: bytes | None
+
+
 @dataclass(slots=True)
 class Decoded:
-    """One MQTT message, decoded: what can be stored and what was rejected."""
+    """One message (or one device's part of it), decoded: what can be stored, what was rejected.
+
+    A native message names its device by (tenant, device_id) in the topic; a LoRaWAN uplink
+    by DevEUI and the network server's device id, resolved by the writer.
+    """
 
     topic: str
     payload: bytes
     tenant: str | None = None
     device_id: str | None = None
+    dev_eui: str | None = None        # upper-case hex
+    ns_device_id: str | None = None   # the network server's device id
+    uplinks: list[Uplink] = field(default_factory=list)
     values: list[tuple[datetime, str, float]] = field(default_factory=list)  # (ts, metric, value)
     events: list[Event] = field(default_factory=list)
     status: Status | None = None
@@ -55,4 +79,4 @@ class Decoded:
 
     @property
     def has_data(self) -> bool:
-        return bool(self.values or self.events or self.status or self.acks)
+        return bool(self.values or self.events or self.status or self.acks or self.uplinks)

@@ -27,7 +27,6 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
 
     ingest_client_id: str = Field("phare-ingest", pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    ingest_topic_root: str = "phare/v1"
     ingest_max_payload_bytes: int = Field(256 * 1024, ge=1024)
     ingest_batch_max_messages: int = Field(5000, ge=1)
     ingest_batch_max_seconds: float = Field(0.2, gt=0)

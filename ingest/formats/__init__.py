@@ -1,1 +1,1 @@
-"""Message formats: one module each, all with `decode(topic, payload, now) -> Decoded`."""
+"""Message formats: one module each, registered in `FORMATS` (see `ingest/formats/base.py`)."""

@@ -8,21 +8,35 @@ from typing import Any
 
 import orjson
 
-from devices.catalogue import Channel
+from devices.catalogue import NATIVE_TOPIC_RE, TOPIC_ROOT, Channel
 from devices.messages import CommandAck, Event, Status
 from ingest.formats._fields import MAX_FUTURE, FieldError, _short, loads, parse_ts, parse_value
+from ingest.formats.base import Format
 from ingest.model import Decoded, Reason
 
-MAX_TEXT = 64
+# Topics the platform itself publishes under its root: not input, not an error.
+OUTBOUND_CHANNELS = frozenset({Channel.CMD})
 ACK_STATUSES = ("applied", "rejected", "failed")
 _TEXT_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
 
 
-def decode(
-    decoded: Decoded, channel: Channel, payload: bytes, now: datetime,
-    max_future: timedelta = MAX_FUTURE,
-) -> None:
-    """Fills `decoded` (whose tenant and device come from the topic) from a native payload."""
+def decode(match: re.Match[str], payload: bytes, now: datetime,
+           max_future: timedelta = MAX_FUTURE) -> list[Decoded]:
+    """Decodes a message on a native topic; [] for the platform's own outbound messages."""
+    channel = Channel(match["channel"])
+    if channel in OUTBOUND_CHANNELS:
+        return []
+    decoded = Decoded(topic=match.string, payload=payload, tenant=match["tenant"],
+                      device_id=match["device"])
+    if channel is Channel.SENML:
+        decoded.reject(Reason.UNSUPPORTED_FORMAT, "SenML packs are not decoded yet")
+    else:
+        _decode_json(decoded, channel, payload, now, max_future)
+    return [decoded]
+
+
+def _decode_json(decoded: Decoded, channel: Channel, payload: bytes, now: datetime,
+                 max_future: timedelta) -> None:
     try:
         doc = loads(payload)
     except FieldError as exc:
@@ -126,3 +140,10 @@ _NOT_OBJECT = {
     Channel.STATUS: Reason.INVALID_STATUS,
     Channel.CMD_ACK: Reason.INVALID_ACK,
 }
+
+FORMAT = Format(
+    name="native",
+    subscriptions=(f"{TOPIC_ROOT}/#",),
+    topic_re=NATIVE_TOPIC_RE,
+    decode=decode,
+)

@@ -12,8 +12,12 @@ TOPIC = "phare/v1/saint-flour/armoire-12/telemetry"
 
 
 def decode(payload: bytes, topic: str = TOPIC, max_payload_bytes: int = 4096):
-    return decode_message(topic, payload, max_payload_bytes=max_payload_bytes,
-                          max_future=timedelta(minutes=10), now=NOW)
+    decoded = decode_message(topic, payload, max_payload_bytes=max_payload_bytes,
+                             max_future=timedelta(minutes=10), now=NOW)
+    if not decoded:
+        return None
+    assert len(decoded) == 1
+    return decoded[0]
 
 
 def test_contract_example_reading():
