@@ -15,17 +15,19 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest import metrics
 from ingest.decode import decode_message, subscriptions
 from ingest.model import Decoded
 from ingest.registry import Registry
-from ingest.writer import Writer
+from ingest.spool import RawMessage, Spool, SpoolFull
+from ingest.writer import Writer, WriteResult
 from phare import db
 from phare.errors import DatabaseUnavailable
 from phare.settings import Settings
@@ -38,28 +40,30 @@ RECONNECT_MAX_S = 30
 
 @dataclass(slots=True)
 class Stats:
-    """Counters of one consumer's life."""
+    """Counters of one consumer's life (also served as Prometheus metrics)."""
 
     received: int = 0
     values_stored: int = 0
     values_duplicate: int = 0
     events_stored: int = 0
     batches: int = 0
+    batch_seconds: float = 0.0
     db_errors: int = 0
+    spooled: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    last_batch_s: float = 0.0
 
     def line(self) -> str:
         rejected = sum(self.rejected.values())
         return (f"received {self.received} messages, stored {self.values_stored} values "
                 f"({self.values_duplicate} duplicates ignored), {self.events_stored} events, "
-                f"rejected {rejected}")
+                f"rejected {rejected}, spooled {self.spooled}")
 
 
 @dataclass(slots=True)
 class _Item:
     mid: int
     generation: int  # the MQTT connection it arrived on: acks are valid only on that one
+    raw: RawMessage
     decoded: list[Decoded]
 
 
@@ -71,12 +75,19 @@ class Consumer:
         self.stats = Stats()
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=settings.ingest_queue_max_messages)
         self._stopping = threading.Event()
-        self._stopped = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
         self._pending = 0  # items taken off the queue and not yet acknowledged
         self._max_future = timedelta(seconds=settings.ingest_max_future_seconds)
-        self._topics = subscriptions()
+        group = settings.ingest_shared_group
+        self._topics = [f"$share/{group}/{t}" if group else t for t in subscriptions()]
+        self._spool = Spool(settings.ingest_spool_dir / settings.ingest_client_id,
+                            settings.ingest_spool_max_bytes)
+        self._writer: Writer | None = None
+        self._registry = Registry()
+        self._backoff = 0.5
+        self._next_db_attempt = 0.0
+        self._drain_deadline = float("inf")
         self._client = self._make_client()
         self._writer_thread = threading.Thread(target=self._write_loop, name="phare-writer",
                                                daemon=True)
@@ -119,66 +130,123 @@ class Consumer:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         if self._stopping.is_set():
             return  # not acknowledged: the broker redelivers it to our next session
+        raw = RawMessage(msg.topic, msg.payload, datetime.now(UTC))
         decoded = decode_message(
-            msg.topic, msg.payload,
+            raw.topic, raw.payload,
             max_payload_bytes=self.settings.ingest_max_payload_bytes,
-            max_future=self._max_future,
+            max_future=self._max_future, now=raw.received_at,
         )
         self.stats.received += 1
         if not decoded:  # e.g. the platform's own outbound message
             client.ack(msg.mid, msg.qos)
             return
         # Blocks when the writer is behind: back-pressure to the broker, which holds the rest.
-        self._queue.put(_Item(msg.mid, self._generation, decoded))
+        self._queue.put(_Item(msg.mid, self._generation, raw, decoded))
 
     # --- writer side --------------------------------------------------------------
     def _write_loop(self) -> None:
-        writer: Writer | None = None
-        registry = Registry()
-        backoff = 0.5
-        batch: list[_Item] = []
         try:
             while True:
+                if self._spool and self._database():
+                    self._replay_spool()
+                batch = self._collect()
+                self._pending = len(batch)
                 if not batch:
-                    batch = self._collect()
-                    self._pending = len(batch)
-                    if not batch:
-                        if self._stopping.is_set():
-                            return
-                        continue
+                    if self._stopping.is_set():
+                        return
+                    continue
+                self._store(batch)
+                self._pending = 0
+        except Exception:
+            log.exception("ingest writer crashed; messages not acknowledged will be redelivered")
+            raise
+        finally:
+            if self._writer is not None:
+                self._writer.conn.close()
+
+    def _store(self, batch: list[_Item]) -> None:
+        """Writes a batch, or spools it while the database is away; then acknowledges it."""
+        while True:
+            writer = None if self._spool else self._database()
+            if writer is not None:
                 try:
-                    if writer is None:
-                        writer = Writer(db.connect(self.settings), registry)
                     started = time.perf_counter()
                     result = writer.write([d for i in batch for d in i.decoded])
-                except (psycopg.OperationalError, DatabaseUnavailable) as exc:
-                    self.stats.db_errors += 1
-                    log.warning("database unavailable (%s); retrying in %.1f s",
-                                str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
-                                backoff)
-                    if writer is not None:
-                        writer.conn.close()
-                        writer = None
-                    if self._stopping.wait(backoff) and self._drain_deadline_passed():
-                        log.warning("stopping with %d messages unwritten: the broker keeps them",
-                                    len(batch) + self._queue.qsize())
-                        return
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                backoff = 0.5
-                self._ack(batch)
-                self.stats.batches += 1
-                self.stats.last_batch_s = time.perf_counter() - started
-                self.stats.values_stored += result.values_stored
-                self.stats.values_duplicate += result.values_duplicate
-                self.stats.events_stored += result.events_stored
-                self.stats.rejected.update(result.rejected)
-                batch = []
-                self._pending = 0
-        finally:
-            if writer is not None:
-                writer.conn.close()
-            self._stopped.set()
+                except psycopg.OperationalError as exc:
+                    self._database_lost(exc)
+                else:
+                    self._ack(batch)
+                    self._count(result, time.perf_counter() - started)
+                    return
+            try:
+                self._spool.append([i.raw for i in batch])
+            except (SpoolFull, OSError) as exc:
+                # Not acknowledged: the broker keeps them. Wait for the database.
+                log.error("cannot spool (%s); waiting for the database", exc)
+                if self._stopping.wait(self._backoff) and time.monotonic() > self._drain_deadline:
+                    return
+                continue
+            self._ack(batch)
+            self.stats.spooled += len(batch)
+            return
+
+    def _replay_spool(self) -> None:
+        """Writes what waited on disk, oldest first, now that the database is back."""
+        log.info("database is back: writing %d spooled bytes", self._spool.size)
+        for path, messages in self._spool.segments():
+            decoded = [
+                d for m in messages
+                for d in decode_message(m.topic, m.payload,
+                                        max_payload_bytes=self.settings.ingest_max_payload_bytes,
+                                        max_future=self._max_future, now=m.received_at)
+            ]
+            writer = self._database()
+            if writer is None:
+                return
+            try:
+                started = time.perf_counter()
+                result = writer.write(decoded)
+            except psycopg.OperationalError as exc:
+                self._database_lost(exc)
+                return
+            self._spool.done(path)
+            self._count(result, time.perf_counter() - started)
+
+    def _database(self) -> Writer | None:
+        """The writer, connecting if needed; None while the database is unreachable."""
+        if self._writer is not None:
+            return self._writer
+        if time.monotonic() < self._next_db_attempt:
+            return None
+        try:
+            self._writer = Writer(db.connect(self.settings), self._registry)
+        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+            self._database_lost(exc)
+            return None
+        if self._backoff > 0.5:
+            log.info("database reachable again")
+        self._backoff = 0.5
+        return self._writer
+
+    def _database_lost(self, exc: Exception) -> None:
+        self.stats.db_errors += 1
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("database unavailable (%s); spooling to disk, next try in %.1f s",
+                    first, self._backoff)
+        if self._writer is not None:
+            self._writer.conn.close()
+            self._writer = None
+        self._next_db_attempt = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, 10.0)
+
+    def _count(self, result: WriteResult, seconds: float) -> None:
+        s = self.stats
+        s.batches += 1
+        s.batch_seconds += seconds
+        s.values_stored += result.values_stored
+        s.values_duplicate += result.values_duplicate
+        s.events_stored += result.events_stored
+        s.rejected.update(result.rejected)
 
     def _collect(self) -> list[_Item]:
         """Up to a batch of items, waiting at most the batch interval once one arrived."""
@@ -210,9 +278,6 @@ class Consumer:
             if item.generation == generation:
                 self._client.ack(item.mid, 1)
 
-    def _drain_deadline_passed(self) -> bool:
-        return time.monotonic() > self._drain_deadline
-
     # --- life cycle ---------------------------------------------------------------
     def start(self) -> None:
         """Connects (retrying in the background if the broker is away) and starts writing."""
@@ -222,6 +287,13 @@ class Consumer:
                                    keepalive=30, clean_start=False, properties=props)
         self._client.loop_start()
         self._writer_thread.start()
+        if self.settings.ingest_metrics_port:
+            try:
+                metrics.serve(self.settings.ingest_metrics_port, metrics.StatsCollector(
+                    self.stats, self._queue.qsize, lambda: self._spool.size))
+            except OSError as exc:
+                log.warning("metrics endpoint not started on port %d: %s",
+                            self.settings.ingest_metrics_port, exc)
 
     @property
     def idle(self) -> bool:
@@ -240,4 +312,3 @@ class Consumer:
         self._client.loop_stop()
         log.info("ingest stopped: %s", self.stats.line())
 
-    _drain_deadline = float("inf")

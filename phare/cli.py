@@ -109,7 +109,10 @@ def ingest(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
 
     setup_logging(verbose)
     settings = load_settings()
-    consumer = Consumer(settings)
+    try:
+        consumer = Consumer(settings)
+    except PhareError as exc:
+        raise fail(exc) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +33,14 @@ class Settings(BaseSettings):
     ingest_batch_max_seconds: float = Field(0.2, gt=0)
     ingest_queue_max_messages: int = Field(50_000, ge=100)
     ingest_max_future_seconds: int = Field(600, ge=0)
+    # Where messages wait on disk while the database is away, and how much may wait there.
+    ingest_spool_dir: Path = Path("/var/lib/phare/spool")
+    ingest_spool_max_bytes: int = Field(10 * 1024**3, ge=1024 * 1024)
+    # Prometheus metrics on http://127.0.0.1:PORT/metrics; 0 turns them off.
+    ingest_metrics_port: int = Field(9108, ge=0, le=65535)
+    # Several `phare ingest` workers with the same group share the load (MQTT 5 shared
+    # subscriptions); empty: one worker receives everything.
+    ingest_shared_group: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
 
     @field_validator("mqtt_url")
     @classmethod

@@ -86,15 +86,27 @@ def broker() -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="session")
-def settings(broker: Broker) -> Settings:
-    """Settings pointing at the test database and the test broker."""
-    s = Settings(database_url=TEST_DATABASE_URL, mqtt_url=broker.url,
+def settings(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a schema of this session alone in the test database, and the broker."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    s = Settings(database_url=TEST_DATABASE_URL, database_schema=schema, mqtt_url=broker.url,
                  ingest_client_id=f"phare-test-{uuid.uuid4().hex[:8]}",
-                 ingest_batch_max_seconds=0.05)
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'drop schema if exists "{s.database_schema}" cascade')
+                 ingest_batch_max_seconds=0.05, ingest_metrics_port=0,
+                 ingest_spool_dir=tmp_path_factory.mktemp("spool"))
     db.migrate(s)
-    return s
+    yield s
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `phare` subprocess that uses the same database schema and broker."""
+    return {**os.environ,
+            "PHARE_DATABASE_URL": settings.database_url.get_secret_value(),
+            "PHARE_DATABASE_SCHEMA": settings.database_schema,
+            "PHARE_MQTT_URL": settings.mqtt_url,
+            "PHARE_INGEST_SPOOL_DIR": str(settings.ingest_spool_dir),
+            "PHARE_INGEST_METRICS_PORT": "0", **extra}
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.conftest import env_for
+
 
 def phare(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from phare.cli import main; main()", *args],
@@ -16,9 +18,8 @@ def phare(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 
 @pytest.fixture
-def test_env(settings, broker):
-    return {"PHARE_DATABASE_URL": settings.database_url.get_secret_value(),
-            "PHARE_MQTT_URL": broker.url}
+def test_env(settings):
+    return env_for(settings)
 
 
 def test_config_prints_settings_with_secrets_masked():

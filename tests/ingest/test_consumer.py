@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.conftest import register_device, wait_for
+from tests.conftest import env_for, register_device, wait_for
 
 
 def publisher(broker):
@@ -127,8 +126,7 @@ def test_device_registered_after_rejection_is_accepted_within_two_seconds(
 def test_sigterm_drains_and_nothing_is_lost(broker, settings, conn, tenant):
     """`phare ingest` exits 0 on SIGTERM; what it had not acknowledged is redelivered later."""
     register_device(conn, tenant, "armoire-2")
-    env = {**os.environ, "PHARE_DATABASE_URL": settings.database_url.get_secret_value(),
-           "PHARE_MQTT_URL": broker.url, "PHARE_INGEST_CLIENT_ID": f"drain-{uuid.uuid4().hex[:6]}"}
+    env = env_for(settings, PHARE_INGEST_CLIENT_ID=f"drain-{uuid.uuid4().hex[:6]}")
     cmd = [sys.executable, "-c", "from phare.cli import main; main()", "ingest"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     client = publisher(broker)
