@@ -88,6 +88,7 @@ class Consumer:
         self._backoff = 0.5
         self._next_db_attempt = 0.0
         self._drain_deadline = float("inf")
+        self.failure: Exception | None = None  # set when the writer died: the process must exit
         self._client = self._make_client()
         self._writer_thread = threading.Thread(target=self._write_loop, name="phare-writer",
                                                daemon=True)
@@ -157,9 +158,10 @@ class Consumer:
                     continue
                 self._store(batch)
                 self._pending = 0
-        except Exception:
+        except Exception as exc:
             log.exception("ingest writer crashed; messages not acknowledged will be redelivered")
-            raise
+            self.failure = exc
+            self._stopping.set()
         finally:
             if self._writer is not None:
                 self._writer.conn.close()

@@ -118,9 +118,14 @@ def ingest(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         signal.signal(sig, lambda *_: stop.set())
     consumer.start()
     logging.getLogger("phare").info("ingest running on %s; Ctrl-C to stop", settings.mqtt_url)
-    while not stop.wait(10):
-        logging.getLogger("phare").info("%s", consumer.stats.line())
+    ticks = 0
+    while not stop.wait(1) and consumer.failure is None:
+        ticks += 1
+        if ticks % 30 == 0:
+            logging.getLogger("phare").info("%s", consumer.stats.line())
     consumer.stop()
+    if consumer.failure is not None:
+        raise fail(RuntimeError(f"ingest writer failed: {consumer.failure}"))
 
 
 @app.command()
