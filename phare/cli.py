@@ -128,6 +128,34 @@ def ingest(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         raise fail(RuntimeError(f"ingest writer failed: {consumer.failure}"))
 
 
+rejected_app = typer.Typer(help="Rejected messages.", no_args_is_help=True)
+app.add_typer(rejected_app, name="rejected")
+
+
+@rejected_app.command("replay")
+def rejected_replay(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's messages.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. unknown_device.")] = None,
+) -> None:
+    """Replay pending rejected messages through ingest (after fixing their cause)."""
+    from ingest.replay import replay
+    from phare import db
+
+    settings = load_settings()
+    with db.connect(settings) as conn:
+        tenant_ids = None
+        if tenant is not None:
+            row = conn.execute("select array(select tenant_subtree(id)) from tenants "
+                               "where slug = %s", (tenant,)).fetchone()
+            if row is None:
+                raise fail(PhareError(f"tenant '{tenant}' does not exist"))
+            tenant_ids = row[0]
+        result = replay(conn, settings, tenant_ids=tenant_ids, reason=reason)
+    again = ", ".join(f"{r}: {n}" for r, n in result.rejected_again.items()) or "none"
+    typer.echo(f"replayed {result.messages} messages: {result.values_stored} values stored; "
+               f"rejected again: {again}; not replayable (truncated): {result.not_replayable}")
+
+
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
