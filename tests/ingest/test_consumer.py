@@ -149,3 +149,19 @@ def test_sigterm_drains_and_nothing_is_lost(broker, settings, conn, tenant):
         proc.communicate(timeout=30)
     assert stored_values(conn, tenant) == 3000
     client.disconnect()
+
+
+def test_last_will_marks_the_device_offline(broker, consumer, conn, tenant):
+    register_device(conn, tenant, "armoire-lw")
+    topic = f"phare/v1/{tenant}/armoire-lw/status"
+    device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:6]}")
+    device.will_set(topic, b'{"online": false}', qos=1, retain=True)
+    device.connect("127.0.0.1", broker.port, keepalive=5)
+    device.loop_start()
+    device.publish(topic, b'{"online": true, "fw": "2.0.1"}', qos=1, retain=True).wait_for_publish(5)
+    wait_for(lambda: conn.execute("select online from devices where id = 'armoire-lw'").fetchone()
+             == (True,))
+    device.socket().close()  # the device vanishes without a DISCONNECT: the broker sends its will
+    device.loop_stop()
+    wait_for(lambda: conn.execute("select online, firmware from devices where id = 'armoire-lw'")
+             .fetchone() == (False, "2.0.1"), timeout=20)
