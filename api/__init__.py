@@ -1,0 +1,1 @@
+"""Phare's HTTP API: devices, readings, tenants and rejected messages over `/api/v1`."""

@@ -1,0 +1,1 @@
+"""Database queries of the API: keyword-only functions that take a connection."""

@@ -1,0 +1,71 @@
+"""Devices: list, read one, register."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+
+from api.deps import Conn, CurrentPrincipal, TenantFilter, Writer
+from api.errors import invalid
+from api.models import DeviceCreate, DevicePublic, DevicesPublic
+from api.queries.devices import create_device, get_device, list_devices
+from api.queries.tenants import tenant_in_scope
+from devices.catalogue import KINDS
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10_000
+
+
+def not_found(tenant: str, device_id: str) -> HTTPException:
+    # Same answer for "absent" and "out of scope": a key learns nothing about other tenants.
+    return HTTPException(status.HTTP_404_NOT_FOUND,
+                         f"no device '{device_id}' in tenant '{tenant}'")
+
+
+@router.get("")
+def read_devices(
+    conn: Conn,
+    principal: CurrentPrincipal,
+    tenant_id: TenantFilter,
+    kind: Annotated[str | None, Query(description="only devices of this kind")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DevicesPublic:
+    """The devices the key may see, by tenant then id; `count` is the total that match."""
+    if kind is not None and kind not in KINDS:
+        raise invalid("query", "kind", f"must be one of: {', '.join(sorted(KINDS))}", kind)
+    devices, total = list_devices(conn, scope=principal.scope, tenant_id=tenant_id, kind=kind,
+                                  limit=limit, offset=offset)
+    return DevicesPublic(data=devices, count=total)
+
+
+@router.get("/{tenant}/{device_id}")
+def read_device(conn: Conn, principal: CurrentPrincipal, tenant: str,
+                device_id: str) -> DevicePublic:
+    """One device; 404 if it does not exist or its tenant is outside the key's scope."""
+    device = get_device(conn, scope=principal.scope, tenant=tenant, device_id=device_id)
+    if device is None:
+        raise not_found(tenant, device_id)
+    return device
+
+
+@router.post("", status_code=status.HTTP_201_CREATED,
+             responses={403: {"description": "role not allowed, or tenant outside the scope"},
+                        409: {"description": "the id or the DevEUI is already registered"}})
+def register_device(conn: Conn, principal: Writer, body: DeviceCreate, request: Request,
+                    response: Response) -> DevicePublic:
+    """Registers a device; ingest accepts its messages within 2 seconds."""
+    tenant_id = tenant_in_scope(conn, principal=principal, slug=body.tenant)
+    if tenant_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"this key cannot register devices in tenant '{body.tenant}'")
+    create_device(conn, tenant_id=tenant_id, device=body)
+    device = get_device(conn, scope=principal.scope, tenant=body.tenant, device_id=body.id)
+    assert device is not None  # just inserted, in scope
+    response.headers["Location"] = str(
+        request.url_for("read_device", tenant=body.tenant, device_id=body.id)
+    )
+    return device
