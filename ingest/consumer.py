@@ -131,7 +131,7 @@ class Consumer:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         if self._stopping.is_set():
             return  # not acknowledged: the broker redelivers it to our next session
-        raw = RawMessage(msg.topic, msg.payload, datetime.now(UTC))
+        raw = RawMessage(msg.topic, bytes(msg.payload), datetime.now(UTC))
         decoded = decode_message(
             raw.topic, raw.payload,
             max_payload_bytes=self.settings.ingest_max_payload_bytes,

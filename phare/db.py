@@ -21,9 +21,13 @@ MIGRATION_LOCK = 7_405_113
 def conninfo_kwargs(settings: Settings) -> dict[str, str]:
     """Connection options: Phare's schema first, then public (where the extensions live)."""
     return {
-        "options": f"-c search_path={settings.database_schema},public",
+        "options": search_path_option(settings),
         "application_name": "phare",
     }
+
+
+def search_path_option(settings: Settings) -> str:
+    return f"-c search_path={settings.database_schema},public"
 
 
 def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
@@ -33,7 +37,8 @@ def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connecti
             settings.database_url.get_secret_value(),
             autocommit=autocommit,
             connect_timeout=5,
-            **conninfo_kwargs(settings),
+            options=search_path_option(settings),
+            application_name="phare",
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot connect to the database: {exc}".strip()) from exc
