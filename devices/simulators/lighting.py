@@ -1,0 +1,213 @@
+"""A public lighting cabinet: astronomical clock, night dimming, three-phase meter, commands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from astral import Observer, sun
+
+from devices.messages import Command, CommandAck, MetricValue, format_ts
+
+from .base import SimDevice, local_hour, parse_ts, substeps
+
+# Nightly dimming, local time: (from, level %). 100 % in the evening, 50 % in the heart of
+# the night, back to 100 % for the early risers: the usual profile of French communes.
+DEFAULT_PROFILE: tuple[tuple[time, int], ...] = ((time(6, 0), 100), (time(22, 0), 50))
+STANDBY_W = 4.0  # controller and modem stay powered when the output is off
+
+
+class LightingCabinet(SimDevice):
+    """An `armoire d'éclairage public` feeding LED luminaires over three phases."""
+
+    kind = "lighting_cabinet"
+    model = "phare-sim-armoire-1"
+    fw = "3.2.0"
+    takes_commands = True
+    interval = timedelta(minutes=10)
+    substep = timedelta(minutes=1)  # the output switches at arbitrary minutes
+
+    def __init__(self, tenant: str, device_id: str, name: str, *, lat: float, lon: float,
+                 seed: int, luminaires: int | None = None, luminaire_w: float | None = None,
+                 profile: tuple[tuple[time, int], ...] = DEFAULT_PROFILE) -> None:
+        super().__init__(tenant, device_id, name, lat=lat, lon=lon, seed=seed)
+        rng = self.rng
+        # Drawn even when given, so that giving one leaves the rest of the device unchanged.
+        drawn_n, drawn_w = rng.randint(12, 70), rng.choice((39.0, 52.0, 68.0, 90.0))
+        self.luminaires = luminaires if luminaires is not None else drawn_n
+        self.luminaire_w = luminaire_w if luminaire_w is not None else drawn_w
+        self.losses = rng.uniform(0.04, 0.06)  # cables and drivers, upstream of the meter
+        self.profile = tuple(sorted(profile))
+        self.energy_kwh = rng.uniform(2_000, 60_000)  # meters are not new
+        shares = [1 + rng.uniform(-0.06, 0.06) for _ in range(3)]  # luminaires per phase
+        self.phase_shares = [s / sum(shares) for s in shares]
+        self.phase_offsets_v = [rng.gauss(0, 1.5) for _ in range(3)]
+        self.metadata = {"luminaires": self.luminaires, "luminaire_w": self.luminaire_w,
+                         "technology": "LED"}
+        self.observer = Observer(latitude=lat, longitude=lon)
+        self.forced: tuple[bool, datetime] | None = None  # `switch`: (on, until)
+        self.dimming: tuple[int, datetime] | None = None  # `set_dimming`: (level, until)
+        self.schedule: list[tuple[datetime, int]] = []  # `set_schedule`, sorted by time
+        self._sun: dict[date, tuple[datetime, datetime]] = {}
+        self._cloud: dict[date, float] = {}
+
+    # --- what the cabinet does ------------------------------------------------------------
+    def level_at(self, t: datetime) -> int:
+        """Output level (0-100 %) at t: commands, then the schedule, then the clock."""
+        on = self.astro_on(t)
+        if self.forced is not None and t < self.forced[1]:
+            on = self.forced[0]
+        if not on:
+            return 0
+        level = self._profile_level(t)
+        for at, step_level in reversed(self.schedule):
+            if at <= t:
+                level = step_level
+                break
+        if self.dimming is not None and t < self.dimming[1]:
+            level = self.dimming[0]
+        return level
+
+    def nominal_power_w(self, level: int) -> float:
+        """Power drawn at an output level: luminaires × watts × level, plus losses."""
+        load = self.luminaires * self.luminaire_w * level / 100
+        return load * (1 + self.losses) + STANDBY_W
+
+    def astro_on(self, t: datetime) -> bool:
+        sunrise, sunset = self.sun_times(t.astimezone(UTC).date())
+        return t < sunrise or t >= sunset
+
+    def sun_times(self, day: date) -> tuple[datetime, datetime]:
+        """Sunrise and sunset of a UTC day (in France both fall inside it)."""
+        if day not in self._sun:
+            s = sun.sun(self.observer, date=day, tzinfo=UTC)
+            self._sun[day] = (s["sunrise"], s["sunset"])
+        return self._sun[day]
+
+    def advance(self, a: datetime, b: datetime) -> None:
+        for mid, hours in substeps(a, b, self.substep):
+            self.energy_kwh += self.nominal_power_w(self.level_at(mid)) / 1000 * hours
+
+    def measure(self, t: datetime) -> dict[str, MetricValue]:
+        rng = self.rng
+        level = self.level_at(t)
+        power = self.nominal_power_w(level) * (1 + rng.gauss(0, 0.004))
+        # Less load on the low-voltage network at night: its voltage rises a little.
+        night_v = 1.5 if local_hour(t) < 5 else 0.0
+        volts = [230 + off + night_v + rng.gauss(0, 0.8) for off in self.phase_offsets_v]
+        if level:  # LED drivers' power factor degrades when dimmed
+            pf = 0.96 - 0.06 * (1 - level / 100) + rng.gauss(0, 0.003)
+            amps = [power * share / (v * pf) for share, v in zip(self.phase_shares, volts,
+                                                                  strict=True)]
+        else:  # only the controller, on phase 1
+            pf = 0.45 + rng.gauss(0, 0.02)
+            amps = [power / (volts[0] * pf), 0.0, 0.0]
+        metrics: dict[str, MetricValue] = {
+            "power_w": round(power, 1),
+            "energy_kwh": round(self.energy_kwh, 3),
+            "power_factor": round(pf, 3),
+            "dimming_pct": level,
+            "output_on": level > 0,
+            "ambient_lux": round(self._ambient_lux(t), 1),
+        }
+        for phase, (v, a) in enumerate(zip(volts, amps, strict=True), start=1):
+            metrics[f"voltage_l{phase}_v"] = round(v, 1)
+            metrics[f"current_l{phase}_a"] = round(a, 2)
+        return metrics
+
+    def _profile_level(self, t: datetime) -> int:
+        hour = local_hour(t)
+        level = self.profile[-1][1]  # before the first point of the day: last night's level
+        for at, step_level in self.profile:
+            if at.hour + at.minute / 60 <= hour:
+                level = step_level
+        return level
+
+    def _ambient_lux(self, t: datetime) -> float:
+        elevation = sun.elevation(self.observer, t)
+        day = t.astimezone(UTC).date()
+        if day not in self._cloud:
+            self._cloud[day] = self.rng.uniform(0.15, 1.0)  # overcast to clear sky
+        if elevation > 0:
+            return 400 + 110_000 * math.sin(math.radians(elevation)) ** 1.2 * self._cloud[day]
+        if elevation > -6:  # civil twilight: from ~400 lx at sunset to ~0 at dusk
+            return 400 * 10 ** (elevation / 1.5)
+        return 0.2  # the sensor faces the sky, away from the luminaires
+
+    # --- commands (contract §1.4) ----------------------------------------------------------
+    def handle_command(self, cmd: Command) -> CommandAck:
+        """Applies `switch`, `set_dimming` or `set_schedule`; anything else is rejected."""
+        now = self.clock or cmd.ts
+        if cmd.expires is not None and cmd.expires < now:
+            return self.ack(cmd, "rejected", reason="expired",
+                            message=f"the command expired at {format_ts(cmd.expires)}")
+        handlers: dict[str, Callable[[dict[str, Any], datetime], dict[str, Any]]] = {
+            "switch": self._switch, "set_dimming": self._set_dimming,
+            "set_schedule": self._set_schedule,
+        }
+        handler = handlers.get(cmd.type)
+        if handler is None:
+            return self.ack(cmd, "rejected", reason="unknown_command",
+                            message=f"unknown command type {cmd.type!r}; a lighting cabinet "
+                            f"takes {', '.join(handlers)}")
+        try:
+            detail = handler(cmd.params, now)
+        except (ValueError, TypeError) as exc:
+            return self.ack(cmd, "rejected", reason="invalid_params", message=str(exc))
+        level = self.level_at(now)
+        return self.ack(cmd, "applied", **detail, output_on=level > 0, dimming_pct=level)
+
+    def _switch(self, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        on = params.get("on")
+        if not isinstance(on, bool):
+            raise ValueError("'on' must be true or false")
+        # Without `until`, a forced state lasts until the clock's next switching, as a
+        # cabinet's manual override does: it never leaves a commune dark (or lit) for good.
+        until = self._until(params, now) or self._next_transition(now)
+        self.forced = (on, until)
+        return {"until": format_ts(until)}
+
+    def _set_dimming(self, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        level = _level(params.get("level_pct"))
+        until = self._until(params, now) or self._next_sunrise(now)
+        self.dimming = (level, until)
+        return {"until": format_ts(until)}
+
+    def _set_schedule(self, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        steps = params.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise ValueError("'steps' must be a non-empty list of {\"at\", \"level_pct\"}")
+        schedule = []
+        for step in steps:
+            if not isinstance(step, dict):
+                raise ValueError("each step must be an object {\"at\", \"level_pct\"}")
+            schedule.append((parse_ts(step.get("at")), _level(step.get("level_pct"))))
+        self.schedule = sorted(schedule)
+        return {"steps": len(schedule)}
+
+    @staticmethod
+    def _until(params: dict[str, Any], now: datetime) -> datetime | None:
+        if params.get("until") is None:
+            return None
+        until = parse_ts(params["until"])
+        if until <= now:
+            raise ValueError(f"'until' ({format_ts(until)}) is not in the future")
+        return until
+
+    def _next_transition(self, now: datetime) -> datetime:
+        day = now.astimezone(UTC).date()
+        times = [*self.sun_times(day), *self.sun_times(day + timedelta(days=1))]
+        return min(x for x in times if x > now)
+
+    def _next_sunrise(self, now: datetime) -> datetime:
+        day = now.astimezone(UTC).date()
+        sunrise = self.sun_times(day)[0]
+        return sunrise if sunrise > now else self.sun_times(day + timedelta(days=1))[0]
+
+
+def _level(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ValueError(f"'level_pct' must be a number from 0 to 100, got {value!r}")
+    return round(value)
