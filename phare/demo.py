@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import paho.mqtt.client as mqtt
 import uvicorn
 
@@ -72,6 +73,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         echo(f"published {sum(stats.messages.values())} messages; waiting for ingest to store them …")
         _wait_until_idle(consumer)
         _summary(settings, echo)
+        _served_by_api(settings, api_url, key, echo)
         echo("")
         echo(f"API:      {api_url}/docs   (OpenAPI at {api_url}/openapi.json)")
         echo(f"API key:  {key}   (admin of {SYNDICATE[0]}, sees every tenant below it)")
@@ -139,6 +141,27 @@ def _wait_until_idle(consumer: Consumer, quiet_s: float = 2.0, timeout_s: float 
         elif time.monotonic() - since >= quiet_s and consumer.idle:
             return
         time.sleep(0.2)
+
+
+def _served_by_api(settings: Settings, api_url: str, key: str, echo: Callable[[str], None]) -> None:
+    """One device of each kind, read back through the HTTP API as a client would."""
+    with db.connect(settings) as conn:
+        samples = conn.execute(
+            "select distinct on (d.kind) d.kind, t.slug, d.id, r.metric "
+            "from devices d join tenants t on t.id = d.tenant_id "
+            "join lateral (select metric from readings where device_uid = d.uid "
+            "              order by ts desc limit 1) r on true "
+            "order by d.kind, d.id").fetchall()
+    echo("Served by the API (last 24 hours, hourly averages):")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=10) as http:
+        for kind, tenant, device_id, metric in samples:
+            answer = http.get(f"/api/v1/devices/{tenant}/{device_id}/readings",
+                              params={"metric": metric, "bucket": "1h"})
+            answer.raise_for_status()
+            points = answer.json()["data"]
+            last = f"{points[-1]['value']:.1f}" if points else "-"
+            echo(f"  {kind:<24}{tenant}/{device_id} {metric}: {len(points)} points, last {last}")
 
 
 def _summary(settings: Settings, echo: Callable[[str], None]) -> None:
