@@ -34,7 +34,6 @@ from phare.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our queue while we are away (upgrades...)
 RECONNECT_MAX_S = 30
 
 
@@ -284,7 +283,8 @@ class Consumer:
     def start(self) -> None:
         """Connects (retrying in the background if the broker is away) and starts writing."""
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        # The broker keeps our queue while we are away (restarts, upgrades...).
+        props.SessionExpiryInterval = self.settings.ingest_session_expiry_s
         self._client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port,
                                    keepalive=30, clean_start=False, properties=props)
         self._client.loop_start()

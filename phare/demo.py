@@ -52,7 +52,9 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         key = create_api_key(conn, SYNDICATE[0], "admin", name="phare demo")
         conn.commit()
 
-    consumer = Consumer(settings.model_copy(update={"ingest_client_id": "phare-demo-ingest"}))
+    # A demo's session need not outlive it: the broker forgets it five minutes after the end.
+    consumer = Consumer(settings.model_copy(update={"ingest_client_id": "phare-demo-ingest",
+                                                    "ingest_session_expiry_s": 300}))
     consumer.start()
     if not consumer.wait_connected(15):
         raise RuntimeError(f"cannot reach the MQTT broker at {settings.mqtt_url}")

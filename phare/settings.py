@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     ingest_batch_max_seconds: float = Field(0.2, gt=0)
     ingest_queue_max_messages: int = Field(50_000, ge=100)
     ingest_max_future_seconds: int = Field(600, ge=0)
+    # How long the broker keeps a stopped worker's session (and queues its messages).
+    ingest_session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
     # Where messages wait on disk while the database is away, and how much may wait there.
     ingest_spool_dir: Path = Path("/var/lib/phare/spool")
     ingest_spool_max_bytes: int = Field(10 * 1024**3, ge=1024 * 1024)
