@@ -45,6 +45,7 @@ class Stats:
     values_stored: int = 0
     values_duplicate: int = 0
     events_stored: int = 0
+    values_ignored: int = 0  # LoRaWAN fields that are not numbers (texts, lists)
     batches: int = 0
     batch_seconds: float = 0.0
     db_errors: int = 0
@@ -247,6 +248,7 @@ class Consumer:
         s.values_stored += result.values_stored
         s.values_duplicate += result.values_duplicate
         s.events_stored += result.events_stored
+        s.values_ignored += result.values_ignored
         s.rejected.update(result.rejected)
 
     def _collect(self) -> list[_Item]:

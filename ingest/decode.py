@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from ingest.formats import native
+from ingest.formats import chirpstack, native, tts
 from ingest.formats._fields import FieldError
 from ingest.formats.base import Format
 from ingest.model import Decoded, Reason
 
 log = logging.getLogger(__name__)
 
-FORMATS: tuple[Format, ...] = (native.FORMAT,)
+FORMATS: tuple[Format, ...] = (native.FORMAT, tts.FORMAT, chirpstack.FORMAT)
 
 
 def subscriptions() -> list[str]:

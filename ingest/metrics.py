@@ -30,6 +30,8 @@ class StatsCollector(Collector):
                                   "Values received again and stored once", value=s.values_duplicate)
         yield CounterMetricFamily("phare_ingest_events_stored", "Device events stored",
                                   value=s.events_stored)
+        yield CounterMetricFamily("phare_ingest_values_ignored",
+                                  "Decoded LoRaWAN fields that are not numbers", value=s.values_ignored)
         rejected = CounterMetricFamily("phare_ingest_rejected", "Rejections, by reason",
                                        labels=["reason"])
         for reason, n in sorted(s.rejected.items()):

@@ -2,6 +2,8 @@
 
 Readings go through a temporary staging table so that a resent message is stored once
 (`insert ... on conflict do nothing` on the (device, metric, ts) unique index).
+LoRaWAN uplinks are matched to devices here (DevEUI first, then the network server's device
+id) and decoded with the device model's codec and mapping (`ingest/lorawan.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from datetime import datetime
 import orjson
 import psycopg
 
+from ingest.lorawan import uplink_values
 from ingest.model import Decoded, Reason, Rejection
-from ingest.registry import DeviceRef, Registry
+from ingest.registry import DeviceRef, LorawanKey, Registry
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class WriteResult:
 
     values_stored: int = 0
     values_duplicate: int = 0
+    values_ignored: int = 0  # decoded LoRaWAN values that are not numbers (contract §5)
     events_stored: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
@@ -81,7 +85,8 @@ class Writer:
             except psycopg.Error as exc:
                 self.conn.rollback()
                 failed = Decoded(topic=decoded.topic, payload=decoded.payload,
-                                 tenant=decoded.tenant, device_id=decoded.device_id)
+                                 tenant=decoded.tenant, device_id=decoded.device_id,
+                                 dev_eui=decoded.dev_eui, ns_device_id=decoded.ns_device_id)
                 failed.reject(Reason.STORAGE_ERROR, f"the database refused it: {_first_line(exc)}")
                 one = self._write([failed])
             _merge(result, one)
@@ -93,20 +98,38 @@ class Writer:
         with conn.transaction():
             keys = {(d.tenant, d.device_id) for d in batch if d.has_data and d.tenant and d.device_id}
             devices = self.registry.resolve(conn, keys)  # type: ignore[arg-type]
+            # Even a message with nothing to store is matched, so that its rejection is
+            # kept under the tenant of the device its topic names.
+            lorawan_keys = {_lorawan_key(d) for d in batch if _is_lorawan(d)}
+            lorawan = self.registry.resolve_lorawan(conn, lorawan_keys) if lorawan_keys else {}
             rows: list[tuple[datetime, int, int, str, float]] = []
-            rejected: list[tuple[Decoded, Rejection]] = []
+            rejected: list[tuple[Decoded, Rejection, DeviceRef | None]] = []
             events: list[tuple[datetime, int, int, str, bool, str]] = []
             seen: list[tuple[int, Decoded]] = []
             for d in batch:
-                for r in d.rejections:
-                    rejected.append((d, r))
-                if not d.has_data:
-                    continue
-                ref = devices.get((d.tenant, d.device_id))  # type: ignore[arg-type]
-                if ref is None:
-                    rejected.append((d, _unknown_device(conn, self.registry, d)))
+                ref: DeviceRef | None = None
+                unknown: Rejection | None = None
+                if _is_lorawan(d):
+                    match = lorawan[_lorawan_key(d)]
+                    if isinstance(match, DeviceRef):
+                        ref = match
+                    elif d.has_data:
+                        unknown = Rejection(Reason.UNKNOWN_DEVICE, match)
+                elif d.has_data:
+                    ref = devices.get((d.tenant, d.device_id))  # type: ignore[arg-type]
+                    if ref is None:
+                        unknown = _unknown_device(conn, self.registry, d)
+                rejected.extend((d, r, ref) for r in d.rejections)
+                if unknown is not None:
+                    rejected.append((d, unknown, None))
+                if ref is None or not d.has_data:
                     continue
                 rows.extend((ts, ref.tenant_id, ref.uid, m, v) for ts, m, v in d.values)
+                for uplink in d.uplinks:
+                    values, problems, ignored = uplink_values(uplink, ref.model)
+                    rows.extend((ts, ref.tenant_id, ref.uid, m, v) for ts, m, v in values)
+                    rejected.extend((d, r, ref) for r in problems)
+                    result.values_ignored += ignored
                 events.extend(
                     (e.ts, ref.tenant_id, ref.uid, e.type, e.active, orjson.dumps(e.detail).decode())
                     for e in d.events
@@ -115,7 +138,7 @@ class Writer:
                 for ack in d.acks:
                     problem = self._apply_ack(ref, ack)
                     if problem:
-                        rejected.append((d, problem))
+                        rejected.append((d, problem, ref))
             if rows:
                 result.values_stored = self._copy_readings(rows)
                 result.values_duplicate = len(rows) - result.values_stored
@@ -131,7 +154,7 @@ class Writer:
                 self._touch_devices(seen)
             if rejected:
                 self._store_rejections(rejected)
-                result.rejected.update(r.reason.value for _, r in rejected)
+                result.rejected.update(r.reason.value for _, r, _ in rejected)
         return result
 
     def _copy_readings(self, rows: list[tuple[datetime, int, int, str, float]]) -> int:
@@ -173,16 +196,22 @@ class Writer:
             )
         return None
 
-    def _store_rejections(self, rejected: list[tuple[Decoded, Rejection]]) -> None:
-        slugs = {d.tenant for d, _ in rejected if d.tenant}
+    def _store_rejections(self, rejected: list[tuple[Decoded, Rejection, DeviceRef | None]]) -> None:
+        """Keeps rejected messages under their device's tenant when it is known."""
+        slugs = {d.tenant for d, _, ref in rejected if d.tenant and ref is None}
         tenant_ids = self.registry.tenant_ids(self.conn, slugs)  # type: ignore[arg-type]
         rows = []
-        for d, r in rejected:
+        for d, r, ref in rejected:
             payload = d.payload
             truncated = len(payload) > MAX_KEPT_PAYLOAD
+            tenant_id: int | None
+            if ref is not None:
+                tenant_id, device_id = ref.tenant_id, ref.id or d.device_id
+            else:
+                tenant_id = tenant_ids.get(d.tenant) if d.tenant else None
+                device_id = d.device_id or d.ns_device_id or d.dev_eui
             rows.append((
-                tenant_ids.get(d.tenant) if d.tenant else None,
-                d.device_id, d.topic[:1024], r.reason.value, r.detail[:2000],
+                tenant_id, device_id, d.topic[:1024], r.reason.value, r.detail[:2000],
                 payload[:EXCERPT] if truncated else payload, len(payload), truncated,
             ))
         with self.conn.cursor() as cur:
@@ -202,9 +231,19 @@ def _unknown_device(conn: psycopg.Connection, registry: Registry, d: Decoded) ->
     )
 
 
+def _is_lorawan(d: Decoded) -> bool:
+    """An uplink from a network server: named by DevEUI or device id, not by a tenant."""
+    return d.tenant is None and (d.dev_eui is not None or d.ns_device_id is not None)
+
+
+def _lorawan_key(d: Decoded) -> LorawanKey:
+    return (d.dev_eui.upper() if d.dev_eui else None, d.ns_device_id)
+
+
 def _merge(total: WriteResult, one: WriteResult) -> None:
     total.values_stored += one.values_stored
     total.values_duplicate += one.values_duplicate
+    total.values_ignored += one.values_ignored
     total.events_stored += one.events_stored
     total.rejected.update(one.rejected)
 

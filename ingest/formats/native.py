@@ -10,6 +10,7 @@ import orjson
 
 from devices.catalogue import NATIVE_TOPIC_RE, TOPIC_ROOT, Channel
 from devices.messages import CommandAck, Event, Status
+from ingest.formats import senml
 from ingest.formats._fields import MAX_FUTURE, FieldError, _short, loads, parse_ts, parse_value
 from ingest.formats.base import Format
 from ingest.model import Decoded, Reason
@@ -26,10 +27,12 @@ def decode(match: re.Match[str], payload: bytes, now: datetime,
     channel = Channel(match["channel"])
     if channel in OUTBOUND_CHANNELS:
         return []
+    if channel is Channel.STATUS and not payload:
+        return []  # an empty retained message clears the retained status (MQTT convention)
     decoded = Decoded(topic=match.string, payload=payload, tenant=match["tenant"],
                       device_id=match["device"])
     if channel is Channel.SENML:
-        decoded.reject(Reason.UNSUPPORTED_FORMAT, "SenML packs are not decoded yet")
+        senml.decode(decoded, payload, now, max_future)
     else:
         _decode_json(decoded, channel, payload, now, max_future)
     return [decoded]

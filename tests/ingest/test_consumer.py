@@ -62,7 +62,9 @@ def test_paho_readings_are_stored_and_resends_are_idempotent(broker, consumer, c
     assert stored_values(conn, tenant) == 100  # 50 messages x 2 metrics, resends stored once
     rows = conn.execute(
         "select value from readings r join devices d on d.uid = r.device_uid "
-        "where d.id = 'armoire-1' and metric = 'power_w' order by ts").fetchall()
+        "join tenants t on t.id = d.tenant_id "
+        "where t.slug = %s and d.id = 'armoire-1' and metric = 'power_w' order by ts",
+        (tenant,)).fetchall()
     assert [r[0] for r in rows] == [100.0 + i for i in range(50)]
     client.disconnect()
 
@@ -165,3 +167,7 @@ def test_last_will_marks_the_device_offline(broker, consumer, conn, tenant):
     device.loop_stop()
     wait_for(lambda: conn.execute("select online, firmware from devices where id = 'armoire-lw'")
              .fetchone() == (False, "2.0.1"), timeout=20)
+    # Clear the retained status, which every later subscriber would otherwise receive.
+    client = publisher(broker)
+    publish_all(client, [(topic, b"")])
+    client.disconnect()

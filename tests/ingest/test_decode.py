@@ -110,6 +110,10 @@ def test_commands_are_outbound_and_ignored():
     assert decode(b'{"id": "x"}', topic="phare/v1/t/d/cmd") is None
 
 
+def test_empty_status_clears_the_retained_message_and_is_no_error():
+    assert decode(b"", topic="phare/v1/t/d/status") is None
+
+
 def test_event_and_status():
     e = decode(b'{"ts": "2026-11-23T21:16:02Z", "type": "door_open", "active": true,'
                b' "detail": {"input": 2}}', topic="phare/v1/t/d/event")
