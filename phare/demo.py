@@ -14,8 +14,9 @@ import paho.mqtt.client as mqtt
 import uvicorn
 
 from api.main import create_app
-from devices.simulators.fleet import build_fleet
+from devices.simulators.labels import store
 from devices.simulators.runner import register, run
+from devices.simulators.simulate import prepare
 from ingest.consumer import Consumer
 from phare import db
 from phare.settings import Settings
@@ -23,14 +24,9 @@ from phare.tenancy import add_tenant, create_api_key
 
 log = logging.getLogger(__name__)
 
-# A syndicate operating for an EPCI of the Cantal and three of its communes.
-SYNDICATE = ("sde-cantal", "Syndicat départemental d'énergies du Cantal", None)
-EPCI = ("saint-flour-communaute", "Saint-Flour Communauté", "sde-cantal")
-COMMUNES = [
-    ("saint-flour", "Saint-Flour", "saint-flour-communaute"),
-    ("neuveglise-sur-truyere", "Neuvéglise-sur-Truyère", "saint-flour-communaute"),
-    ("andelat", "Andelat", "saint-flour-communaute"),
-]
+# The default scenario: a syndicate operating for an EPCI of the Cantal and five of its
+# communes (devices/simulators/scenarios/default.yaml).
+SCENARIO = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +42,15 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
     echo(f"Phare demo — database {settings.database_url.get_secret_value().rsplit('@', 1)[-1]}, "
          f"broker {settings.mqtt_url}")
     db.migrate(settings)
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(days=options.days)
+    sim = prepare(SCENARIO, start, end, seed=options.seed)
+    tenants = sim.scenario.tenants
+    syndicate = tenants[0].slug
     with db.connect(settings) as conn:
-        for slug, name, parent in [SYNDICATE, EPCI, *COMMUNES]:
-            add_tenant(conn, slug, name, parent)
-        key = create_api_key(conn, SYNDICATE[0], "admin", name="phare demo")
+        for t in tenants:
+            add_tenant(conn, t.slug, t.name, t.parent)
+        key = create_api_key(conn, syndicate, "admin", name="phare demo")
         conn.commit()
 
     # A demo's session need not outlive it: the broker forgets it five minutes after the end.
@@ -61,24 +62,28 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
     server = _start_api(settings)
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     try:
-        devices = build_fleet([slug for slug, _, _ in COMMUNES], seed=options.seed)
+        devices = sim.devices
         echo(f"registering {len(devices)} simulated devices through the API …")
         register(devices, api_url, key)
-        end = datetime.now(UTC).replace(second=0, microsecond=0)
-        start = end - timedelta(days=options.days)
         echo(f"simulating {options.days:g} days ({start:%Y-%m-%d %H:%M} → {end:%H:%M} UTC), "
              "as fast as the broker takes it …")
         stats = run(devices, mqtt_url=settings.mqtt_url, start=start, end=end,
                     step=timedelta(minutes=options.step_minutes), speed=None,
                     on_progress=_progress(echo))
-        _publish_bad_examples(settings, COMMUNES[0][0])
+        _publish_bad_examples(settings, devices[0].tenant)
         echo(f"published {sum(stats.messages.values())} messages; waiting for ingest to store them …")
         _wait_until_idle(consumer)
+        labels = sim.labels()
+        with db.connect(settings) as conn:
+            store(conn, labels, sim.run)
+            conn.commit()
+        echo(f"ground truth: {len(labels)} injected faults labelled in table ground_truth "
+             f"(run {sim.run.id})")
         _summary(settings, echo)
-        _served_by_api(settings, api_url, key, echo)
+        _served_by_api(settings, api_url, key, [t.slug for t in tenants], echo)
         echo("")
         echo(f"API:      {api_url}/docs   (OpenAPI at {api_url}/openapi.json)")
-        echo(f"API key:  {key}   (admin of {SYNDICATE[0]}, sees every tenant below it)")
+        echo(f"API key:  {key}   (admin of {syndicate}, sees every tenant below it)")
         echo(f"Try:      curl -H 'Authorization: Bearer {key}' {api_url}/api/v1/devices")
         if options.serve:
             echo("Serving until Ctrl-C.")
@@ -93,7 +98,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
 
 def _start_api(settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                            log_level="warning")
+                            log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, name="phare-api", daemon=True).start()
     deadline = time.monotonic() + 15
@@ -145,15 +150,18 @@ def _wait_until_idle(consumer: Consumer, quiet_s: float = 2.0, timeout_s: float 
         time.sleep(0.2)
 
 
-def _served_by_api(settings: Settings, api_url: str, key: str, echo: Callable[[str], None]) -> None:
-    """One device of each kind, read back through the HTTP API as a client would."""
+def _served_by_api(settings: Settings, api_url: str, key: str, tenants: list[str],
+                   echo: Callable[[str], None]) -> None:
+    """One device of each kind of the demo's tenants, read back through the HTTP API as a
+    client would."""
     with db.connect(settings) as conn:
         samples = conn.execute(
             "select distinct on (d.kind) d.kind, t.slug, d.id, r.metric "
             "from devices d join tenants t on t.id = d.tenant_id "
             "join lateral (select metric from readings where device_uid = d.uid "
             "              order by ts desc limit 1) r on true "
-            "order by d.kind, d.id").fetchall()
+            "where t.slug = any(%s) "
+            "order by d.kind, d.id", (tenants,)).fetchall()
     echo("Served by the API (last 24 hours, hourly averages):")
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=10) as http:

@@ -1,4 +1,8 @@
-"""A seeded fleet of simulated devices, located in real communes of rural France."""
+"""A quick seeded fleet in real communes of rural France, for tests and small runs.
+
+Territories with networks, buildings and faults are described by scenarios
+(`scenario.py`); this makes N devices of each kind per tenant with nothing else.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from dataclasses import dataclass
 from .base import SimDevice
 from .building import USAGES, BuildingMeter
 from .hazard import HazardDetector
+from .hydrology import Gauge, River, Thresholds
 from .lighting import LightingCabinet
 from .water import AcousticLeakSensor, WaterFlowMeter
-from .weather import Climate
+from .weather import Weather
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ ID_PREFIXES = {
     "building_meter": "batiment",
 }
 _BUILDING_CYCLE = ("ecole", "mairie", "gymnase")
-_HAZARD_NAMES = {"smoke": "Détecteur de fumée", "flood": "Sonde de crue"}
+_HAZARD_NAMES = {"smoke": "Détecteur de fumée", "water_level": "Sonde de crue"}
 
 
 _BY_SLUG = {c.slug: c for communes in AREAS.values() for c in communes}
@@ -86,7 +91,8 @@ def build_fleet(tenants: list[str], *, seed: int, per_tenant: dict[str, int] | N
         raise ValueError(f"no simulator for kind {', '.join(sorted(unknown))}")
     fleet: list[SimDevice] = []
     for tenant, commune in zip(tenants, communes_for(tenants, area), strict=True):
-        climate = Climate(f"{seed}/{commune.slug}", lon=commune.lon, altitude_m=commune.altitude_m)
+        weather = Weather(f"{seed}/{commune.slug}", lat=commune.lat, lon=commune.lon,
+                          altitude_m=commune.altitude_m)
         for kind, count in counts.items():
             for n in range(1, count + 1):
                 device_id = f"{ID_PREFIXES[kind]}-{n:02d}"
@@ -94,16 +100,16 @@ def build_fleet(tenants: list[str], *, seed: int, per_tenant: dict[str, int] | N
                 place = random.Random(f"{seed}/place/{tenant}/{device_id}")
                 lat = commune.lat + place.gauss(0, 0.006)  # ~0.7 km: the commune's territory
                 lon = commune.lon + place.gauss(0, 0.008)
-                fleet.append(_device(kind, n, tenant, device_id, commune, lat, lon, seed, climate))
+                fleet.append(_device(kind, n, tenant, device_id, commune, lat, lon, seed, weather))
     return fleet
 
 
 def _device(kind: str, n: int, tenant: str, device_id: str, commune: Commune, lat: float,
-            lon: float, seed: int, climate: Climate) -> SimDevice:
+            lon: float, seed: int, weather: Weather) -> SimDevice:
     label = f"{n:02d} — {commune.name}"
     if kind == "lighting_cabinet":
         return LightingCabinet(tenant, device_id, f"Armoire d'éclairage AE{label}",
-                               lat=lat, lon=lon, seed=seed)
+                               lat=lat, lon=lon, seed=seed, weather=weather)
     if kind == "acoustic_leak_sensor":
         return AcousticLeakSensor(tenant, device_id, f"Capteur acoustique {label}",
                                   lat=lat, lon=lon, seed=seed)
@@ -111,9 +117,13 @@ def _device(kind: str, n: int, tenant: str, device_id: str, commune: Commune, la
         return WaterFlowMeter(tenant, device_id, f"Débitmètre de secteur {label}",
                               lat=lat, lon=lon, seed=seed)
     if kind == "hazard_detector":
-        variant = "smoke" if n % 2 else "flood"
+        variant = "smoke" if n % 2 else "water_level"
+        gauge = Gauge(River(f"ruisseau de {commune.name}", weather), base_cm=30 + 5 * n,
+                      gain_cm=100, thresholds=Thresholds(150 + 5 * n, 200 + 5 * n, 260 + 5 * n))
         return HazardDetector(tenant, device_id, f"{_HAZARD_NAMES[variant]} {label}",
-                              lat=lat, lon=lon, seed=seed, climate=climate, variant=variant)
+                              lat=lat, lon=lon, seed=seed, weather=weather, variant=variant,
+                              gauge=gauge if variant == "water_level" else None)
     usage = _BUILDING_CYCLE[(n - 1) % len(_BUILDING_CYCLE)]
     return BuildingMeter(tenant, device_id, f"{USAGES[usage].label_fr.capitalize()} {label}",
-                         lat=lat, lon=lon, seed=seed, climate=climate, usage=usage)
+                         lat=lat, lon=lon, seed=seed, weather=weather, usage=usage,
+                         altitude_m=commune.altitude_m)

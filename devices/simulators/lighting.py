@@ -1,9 +1,17 @@
-"""A public lighting cabinet: astronomical clock, night dimming, three-phase meter, commands."""
+"""A public lighting cabinet: astronomical clock, night dimming, three-phase meter, commands.
+
+Faults (`add_fault`): `lamp_failure` (one luminaire of a circuit dark: the phase loses its
+watts), `breaker_trip` (a phase's breaker open: its circuits draw nothing), `door_open`,
+`driver_stuck` (the cabinet's dimmer stuck at full power: dimming is reported as commanded,
+the power drawn is full), `daytime_burning` (clock fault: lit in daylight), `power_loss`
+(no supply: dark and silent), `offline`. The cabinet reports the first four as events.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -11,12 +19,31 @@ from astral import Observer, sun
 
 from devices.messages import Command, CommandAck, MetricValue, format_ts
 
-from .base import SimDevice, local_hour, parse_ts, substeps
+from .base import LOCAL_TZ, SimDevice, local_hour, parse_ts
+from .weather import Weather, solar_elevation_deg
 
 # Nightly dimming, local time: (from, level %). 100 % in the evening, 50 % in the heart of
 # the night, back to 100 % for the early risers: the usual profile of French communes.
 DEFAULT_PROFILE: tuple[tuple[time, int], ...] = ((time(6, 0), 100), (time(22, 0), 50))
 STANDBY_W = 4.0  # controller and modem stay powered when the output is off
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """A departure of the cabinet: luminaires of the same wattage on one phase."""
+
+    name: str
+    phase: int  # 1, 2 or 3
+    luminaires: int
+    watts: float
+
+
+def split_circuits(luminaires: int, watts: float, shares: Sequence[float]) -> tuple[Circuit, ...]:
+    """One circuit a phase, sharing `luminaires` in proportion to `shares`."""
+    counts = [int(luminaires * s) for s in shares]
+    for i in range(luminaires - sum(counts)):  # the remainder, one each
+        counts[i % 3] += 1
+    return tuple(Circuit(f"C{p}", p, n, watts) for p, n in enumerate(counts, start=1) if n)
 
 
 class LightingCabinet(SimDevice):
@@ -26,43 +53,59 @@ class LightingCabinet(SimDevice):
     model = "phare-sim-armoire-1"
     fw = "3.2.0"
     takes_commands = True
+    fault_types = frozenset({"lamp_failure", "breaker_trip", "door_open", "driver_stuck",
+                             "daytime_burning", "power_loss", "offline"})
+    edge_events = {"lamp_failure": "lamp_failure", "breaker_trip": "breaker_trip",
+                   "door_open": "door_open", "power_loss": "power_loss"}
     interval = timedelta(minutes=10)
-    substep = timedelta(minutes=1)  # the output switches at arbitrary minutes
 
     def __init__(self, tenant: str, device_id: str, name: str, *, lat: float, lon: float,
                  seed: int, luminaires: int | None = None, luminaire_w: float | None = None,
+                 circuits: Sequence[Circuit] | None = None, weather: Weather | None = None,
                  profile: tuple[tuple[time, int], ...] = DEFAULT_PROFILE) -> None:
         super().__init__(tenant, device_id, name, lat=lat, lon=lon, seed=seed)
         rng = self.rng
         # Drawn even when given, so that giving one leaves the rest of the device unchanged.
         drawn_n, drawn_w = rng.randint(12, 70), rng.choice((39.0, 52.0, 68.0, 90.0))
-        self.luminaires = luminaires if luminaires is not None else drawn_n
-        self.luminaire_w = luminaire_w if luminaire_w is not None else drawn_w
+        shares = [1 + rng.uniform(-0.06, 0.06) for _ in range(3)]  # luminaires per phase
+        if circuits is None:
+            circuits = split_circuits(luminaires if luminaires is not None else drawn_n,
+                                      luminaire_w if luminaire_w is not None else drawn_w,
+                                      [s / sum(shares) for s in shares])
+        self.circuits = tuple(circuits)
+        self.luminaires = sum(c.luminaires for c in self.circuits)
+        self.installed_w = sum(c.luminaires * c.watts for c in self.circuits)
+        self.luminaire_w = self.installed_w / self.luminaires
         self.losses = rng.uniform(0.04, 0.06)  # cables and drivers, upstream of the meter
         self.profile = tuple(sorted(profile))
         self.energy_kwh = rng.uniform(2_000, 60_000)  # meters are not new
-        shares = [1 + rng.uniform(-0.06, 0.06) for _ in range(3)]  # luminaires per phase
-        self.phase_shares = [s / sum(shares) for s in shares]
         self.phase_offsets_v = [rng.gauss(0, 1.5) for _ in range(3)]
-        self.metadata = {"luminaires": self.luminaires, "luminaire_w": self.luminaire_w,
-                         "technology": "LED"}
+        self.weather = weather
+        self.metadata = {"luminaires": self.luminaires,
+                         "luminaire_w": round(self.luminaire_w, 1),
+                         "installed_w": round(self.installed_w, 1), "technology": "LED",
+                         "circuits": [{"name": c.name, "phase": c.phase,
+                                       "luminaires": c.luminaires, "watts": c.watts}
+                                      for c in self.circuits]}
         self.observer = Observer(latitude=lat, longitude=lon)
         self.forced: tuple[bool, datetime] | None = None  # `switch`: (on, until)
         self.dimming: tuple[int, datetime] | None = None  # `set_dimming`: (level, until)
-        self.schedule: list[tuple[datetime, int]] = []  # `set_schedule`, sorted by time
+        self.schedule_steps: list[tuple[datetime, int]] = []  # `set_schedule`, sorted by time
         self._sun: dict[date, tuple[datetime, datetime]] = {}
+        self._breaks: dict[date, list[datetime]] = {}
         self._cloud: dict[date, float] = {}
 
     # --- what the cabinet does ------------------------------------------------------------
     def level_at(self, t: datetime) -> int:
-        """Output level (0-100 %) at t: commands, then the schedule, then the clock."""
-        on = self.astro_on(t)
+        """Output level (0-100 %) the cabinet commands and reports at t: commands, then the
+        schedule, then the clock."""
+        on = self.astro_on(t) or self.fault("daytime_burning", t) is not None
         if self.forced is not None and t < self.forced[1]:
             on = self.forced[0]
         if not on:
             return 0
         level = self._profile_level(t)
-        for at, step_level in reversed(self.schedule):
+        for at, step_level in reversed(self.schedule_steps):
             if at <= t:
                 level = step_level
                 break
@@ -70,10 +113,33 @@ class LightingCabinet(SimDevice):
             level = self.dimming[0]
         return level
 
+    def phase_loads_w(self, t: datetime, level: int) -> list[float]:
+        """What the luminaires of each phase draw at t for an output level, faults included."""
+        if level == 0 or self.silent(t):
+            return [0.0, 0.0, 0.0]
+        if self.fault("driver_stuck", t) is not None:
+            level = 100  # the dimmer no longer dims, whatever it is told
+        dark: dict[str, int] = {}
+        for f in self.faults_of("lamp_failure", t):
+            dark[f.params["circuit"]] = dark.get(f.params["circuit"], 0) + 1
+        tripped = {f.params["phase"] for f in self.faults_of("breaker_trip", t)}
+        loads = [0.0, 0.0, 0.0]
+        for c in self.circuits:
+            if c.phase not in tripped:
+                lit = max(0, c.luminaires - dark.get(c.name, 0))
+                loads[c.phase - 1] += lit * c.watts * level / 100
+        return loads
+
+    def power_w(self, t: datetime, level: int | None = None) -> float:
+        """Active power at the meter: luminaires' load plus losses, plus the controller."""
+        if self.silent(t):
+            return 0.0
+        loads = self.phase_loads_w(t, self.level_at(t) if level is None else level)
+        return sum(loads) * (1 + self.losses) + STANDBY_W
+
     def nominal_power_w(self, level: int) -> float:
-        """Power drawn at an output level: luminaires × watts × level, plus losses."""
-        load = self.luminaires * self.luminaire_w * level / 100
-        return load * (1 + self.losses) + STANDBY_W
+        """Power drawn at an output level with every luminaire working."""
+        return self.installed_w * level / 100 * (1 + self.losses) + STANDBY_W
 
     def astro_on(self, t: datetime) -> bool:
         sunrise, sunset = self.sun_times(t.astimezone(UTC).date())
@@ -87,23 +153,28 @@ class LightingCabinet(SimDevice):
         return self._sun[day]
 
     def advance(self, a: datetime, b: datetime) -> None:
-        for mid, hours in substeps(a, b, self.substep):
-            self.energy_kwh += self.nominal_power_w(self.level_at(mid)) / 1000 * hours
+        # The power is constant between switchings: integrate exactly, segment by segment.
+        cuts = sorted({a, b, *(x for x in self._switchings(a, b) if a < x < b)})
+        for s, e in zip(cuts, cuts[1:], strict=False):
+            mid = s + (e - s) / 2
+            self.energy_kwh += self.power_w(mid) / 1000 * (e - s).total_seconds() / 3600
 
     def measure(self, t: datetime) -> dict[str, MetricValue]:
         rng = self.rng
         level = self.level_at(t)
-        power = self.nominal_power_w(level) * (1 + rng.gauss(0, 0.004))
+        loads = self.phase_loads_w(t, level)
+        noise = 1 + rng.gauss(0, 0.004)
         # Less load on the low-voltage network at night: its voltage rises a little.
         night_v = 1.5 if local_hour(t) < 5 else 0.0
         volts = [230 + off + night_v + rng.gauss(0, 0.8) for off in self.phase_offsets_v]
-        if level:  # LED drivers' power factor degrades when dimmed
+        phase_w = [load * (1 + self.losses) * noise for load in loads]
+        phase_w[0] += STANDBY_W  # the controller is on phase 1
+        power = sum(phase_w)
+        if sum(loads) > 0:  # LED drivers' power factor degrades when dimmed
             pf = 0.96 - 0.06 * (1 - level / 100) + rng.gauss(0, 0.003)
-            amps = [power * share / (v * pf) for share, v in zip(self.phase_shares, volts,
-                                                                  strict=True)]
-        else:  # only the controller, on phase 1
+        else:  # only the controller
             pf = 0.45 + rng.gauss(0, 0.02)
-            amps = [power / (volts[0] * pf), 0.0, 0.0]
+        amps = [w / (v * pf) for w, v in zip(phase_w, volts, strict=True)]
         metrics: dict[str, MetricValue] = {
             "power_w": round(power, 1),
             "energy_kwh": round(self.energy_kwh, 3),
@@ -125,13 +196,45 @@ class LightingCabinet(SimDevice):
                 level = step_level
         return level
 
+    def _switchings(self, a: datetime, b: datetime) -> list[datetime]:
+        """Instants in [a, b] where the output or the load may change."""
+        out: list[datetime] = []
+        day = a.astimezone(UTC).date()
+        while day <= b.astimezone(UTC).date():
+            out.extend(self._day_breaks(day))
+            day += timedelta(days=1)
+        if self.forced is not None:
+            out.append(self.forced[1])
+        if self.dimming is not None:
+            out.append(self.dimming[1])
+        out.extend(at for at, _ in self.schedule_steps)
+        for f in self.faults:
+            out.append(f.start)
+            if f.end is not None:
+                out.append(f.end)
+        return out
+
+    def _day_breaks(self, day: date) -> list[datetime]:
+        breaks = self._breaks.get(day)
+        if breaks is None:
+            breaks = list(self.sun_times(day))
+            for local_day in (day - timedelta(days=1), day, day + timedelta(days=1)):
+                breaks.extend(datetime.combine(local_day, at, tzinfo=LOCAL_TZ).astimezone(UTC)
+                              for at, _ in self.profile)
+            self._breaks[day] = breaks
+        return breaks
+
     def _ambient_lux(self, t: datetime) -> float:
-        elevation = sun.elevation(self.observer, t)
-        day = t.astimezone(UTC).date()
-        if day not in self._cloud:
-            self._cloud[day] = self.rng.uniform(0.15, 1.0)  # overcast to clear sky
+        elevation = solar_elevation_deg(t, self.lat, self.lon)
+        if self.weather is not None:
+            clear = 1 - 0.75 * self.weather.cloud_cover(t) ** 3.4  # as the irradiance
+        else:
+            day = t.astimezone(UTC).date()
+            if day not in self._cloud:
+                self._cloud[day] = self.rng.uniform(0.15, 1.0)  # overcast to clear sky
+            clear = self._cloud[day]
         if elevation > 0:
-            return 400 + 110_000 * math.sin(math.radians(elevation)) ** 1.2 * self._cloud[day]
+            return 400 + 110_000 * math.sin(math.radians(elevation)) ** 1.2 * clear
         if elevation > -6:  # civil twilight: from ~400 lx at sunset to ~0 at dusk
             return 400 * 10 ** (elevation / 1.5)
         return 0.2  # the sensor faces the sky, away from the luminaires
@@ -184,7 +287,7 @@ class LightingCabinet(SimDevice):
             if not isinstance(step, dict):
                 raise ValueError("each step must be an object {\"at\", \"level_pct\"}")
             schedule.append((parse_ts(step.get("at")), _level(step.get("level_pct"))))
-        self.schedule = sorted(schedule)
+        self.schedule_steps = sorted(schedule)
         return {"steps": len(schedule)}
 
     @staticmethod

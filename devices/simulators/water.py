@@ -1,4 +1,8 @@
-"""Drinking water network: acoustic leak loggers on mains and district flow meters."""
+"""Drinking water network: acoustic leak loggers on mains and district flow meters.
+
+Both listen to the same `WaterNetwork`: the leaks of a pipe raise the night noise of the
+loggers on it (`leaks.py` says how), the leaks of a district add to its meter's flow.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from devices.messages import MetricValue
 
-from .base import LOCAL_TZ, SimDevice, local_hour, next_local, substeps
+from .base import SimDevice, local_hour, local_weekday, next_local, substeps
+from .leaks import LEAK_SPREAD_DB, Leak, Pipe, combine_db
 
 # Quietest night level of a sound main (dB), by material: plastics damp the noise that
 # metal pipes carry, so the same network reads lower on PVC and PE.
@@ -19,6 +24,27 @@ PIPE_NOISE_DB: dict[str, tuple[float, float]] = {
     "PVC": (20.0, 26.0),
     "PEHD": (20.0, 25.0),
 }
+NIGHT_MIDDLE = time(3, 0)  # loggers listen from 02:00 to 04:00, the quietest hours
+# Consumption (litres a person a day) of a rural French district, all uses included.
+DEMAND_L_PER_PERSON_DAY = 150.0
+BACKGROUND_LOSS_SHARE = 0.08  # undetectable seepage at joints, as a share of the mean flow
+
+
+class WaterNetwork:
+    """The mains and leaks of a territory, shared by its loggers and meters."""
+
+    def __init__(self, pipes: list[Pipe] | None = None) -> None:
+        self.pipes: dict[str, Pipe] = {p.id: p for p in pipes or []}
+        self.leaks: list[Leak] = []
+
+    def add_leak(self, leak: Leak) -> None:
+        self.leaks.append(leak)
+
+    def leaks_on(self, pipe_id: str) -> list[Leak]:
+        return [leak for leak in self.leaks if leak.pipe.id == pipe_id]
+
+    def leaks_in(self, district: str) -> list[Leak]:
+        return [leak for leak in self.leaks if leak.pipe.district == district]
 
 
 def water_temperature_c(t: datetime) -> float:
@@ -33,23 +59,37 @@ class AcousticLeakSensor(SimDevice):
     kind = "acoustic_leak_sensor"
     model = "phare-sim-acoustique-1"
     fw = "1.8.4"
+    fault_types = frozenset({"offline", "tamper"})
+    edge_events = {"tamper": "tamper"}
     interval = timedelta(days=1)
 
     def __init__(self, tenant: str, device_id: str, name: str, *, lat: float, lon: float,
-                 seed: int, material: str | None = None) -> None:
+                 seed: int, material: str | None = None, pipe: Pipe | None = None,
+                 position_m: float = 0.0, network: WaterNetwork | None = None,
+                 traffic_db: float | None = None) -> None:
         super().__init__(tenant, device_id, name, lat=lat, lon=lon, seed=seed)
         rng = self.rng
         drawn = rng.choice(sorted(PIPE_NOISE_DB))
-        self.material = material if material is not None else drawn
-        self.base_noise_db = rng.uniform(*PIPE_NOISE_DB[self.material])
+        drawn_traffic = rng.uniform(0, 4)
+        self.pipe = pipe
+        self.position_m = position_m
+        self.network = network
+        self.material = pipe.material if pipe is not None else material or drawn
+        # The logger's own quiet level: the pipe, plus the traffic and consumption near it.
+        self.traffic_db = drawn_traffic if traffic_db is None else traffic_db
+        self.base_noise_db = rng.uniform(*PIPE_NOISE_DB[self.material]) + self.traffic_db
+        self.traffic_spread_db = 5.0 + self.traffic_db  # busier streets, wider nights
         self.anomaly_db = 0.0  # day-to-day variation (traffic, consumption), auto-correlated
         self.report_at = time(4, 30 + rng.randrange(30))  # loggers spread their uplinks
         self.battery_pct = rng.uniform(55, 100)
         self.battery_drain_pct_per_day = rng.uniform(0.03, 0.045)  # 6 to 8 years a battery
         self.rssi_dbm = rng.uniform(-118, -102)  # in a valve chamber, under a cast-iron lid
+        diameter = rng.choice((80, 100, 125, 150, 200))
         self.metadata = {"pipe_material": self.material,
-                         "pipe_diameter_mm": rng.choice((80, 100, 125, 150, 200)),
+                         "pipe_diameter_mm": pipe.diameter_mm if pipe else diameter,
                          "night_window": "02:00-04:00"}
+        if pipe is not None:
+            self.metadata.update(pipe=pipe.id, position_m=round(position_m, 1))
 
     def first_report(self, t: datetime) -> datetime:
         return next_local(t, self.report_at)
@@ -57,15 +97,30 @@ class AcousticLeakSensor(SimDevice):
     def next_report(self, t: datetime) -> datetime:
         return next_local(t + timedelta(hours=1), self.report_at)
 
+    def leak_levels_db(self, night: datetime) -> list[float]:
+        """Leak noise reaching the logger at a time of its night window."""
+        if self.pipe is None or self.network is None:
+            return []
+        levels = (leak.received_db(night, self.position_m)
+                  for leak in self.network.leaks_on(self.pipe.id))
+        return [level for level in levels if level is not None]
+
     def measure(self, t: datetime) -> dict[str, MetricValue]:
         rng = self.rng
         self.anomaly_db = 0.6 * self.anomaly_db + rng.gauss(0, 1.2)
-        noise_min = max(5.0, self.base_noise_db + self.anomaly_db)
-        spread = rng.lognormvariate(math.log(6.0), 0.3)
+        background = max(5.0, self.base_noise_db + self.anomaly_db)
+        traffic_spread = rng.lognormvariate(math.log(self.traffic_spread_db), 0.3)
+        night = next_local(t - timedelta(hours=12), NIGHT_MIDDLE)  # the night just ended
+        leaks = self.leak_levels_db(night)
+        noise_min = combine_db([background, *leaks])
+        # Where the leak dominates, the night is steady: the spread narrows to the leak's.
+        leak_share = 1 - 10 ** ((background - noise_min) / 10)
+        spread = leak_share * LEAK_SPREAD_DB + (1 - leak_share) * traffic_spread
+        current = combine_db([background + traffic_spread * rng.uniform(0.2, 0.8), *leaks])
         return {
             "noise_min_db": round(noise_min, 1),
             "noise_spread_db": round(spread, 1),
-            "noise_level_db": round(noise_min + spread * rng.uniform(0.2, 0.8), 1),
+            "noise_level_db": round(max(current, noise_min), 1),
             "temperature_c": round(water_temperature_c(t) + rng.gauss(0, 0.15), 1),
             **self.common_metrics(),
         }
@@ -96,41 +151,60 @@ _WEEKDAY_MEAN, _WEEKEND_MEAN = _mean(_weekday_demand), _mean(_weekend_demand)
 def demand_factor(t: datetime) -> float:
     """Consumers' demand at t relative to the day's mean (1.0): low at night, morning peak."""
     hour = local_hour(t)
-    if t.astimezone(LOCAL_TZ).weekday() >= 5:
+    if local_weekday(t) >= 5:
         return _weekend_demand(hour) / _WEEKEND_MEAN
     return _weekday_demand(hour) / _WEEKDAY_MEAN
 
 
 class WaterFlowMeter(SimDevice):
-    """The meter at the inlet of a district (sector): consumers' demand plus background losses."""
+    """The meter at the inlet of a district (sector): consumers' demand, background losses
+    and the district's leaks. Its minimum night flow is the night use plus all losses."""
 
     kind = "water_flow_meter"
     model = "phare-sim-debitmetre-1"
     fw = "2.1.0"
+    fault_types = frozenset({"offline"})
     interval = timedelta(minutes=15)
 
     def __init__(self, tenant: str, device_id: str, name: str, *, lat: float, lon: float,
-                 seed: int) -> None:
+                 seed: int, population: int | None = None, network: WaterNetwork | None = None,
+                 background_losses_m3h: float | None = None,
+                 pressure_bar: float | None = None) -> None:
         super().__init__(tenant, device_id, name, lat=lat, lon=lon, seed=seed)
         rng = self.rng
-        self.mean_flow_m3h = rng.uniform(3.0, 20.0)  # 500 to 3,000 inhabitants
-        self.losses_m3h = self.mean_flow_m3h * rng.uniform(0.06, 0.15)  # what the MNF reveals
-        self.static_bar = rng.uniform(3.0, 6.5)  # height of the reservoir above the meter
+        drawn_mean = rng.uniform(3.0, 20.0)  # 500 to 3,000 inhabitants
+        drawn_losses = rng.uniform(0.06, 0.15)
+        self.network = network
+        self.mean_flow_m3h = (drawn_mean if population is None
+                              else population * DEMAND_L_PER_PERSON_DAY / 1000 / 24)
+        self.losses_m3h = (self.mean_flow_m3h * drawn_losses if background_losses_m3h is None
+                           else background_losses_m3h)
+        drawn_static = rng.uniform(3.0, 6.5)  # height of the reservoir above the meter
+        self.static_bar = drawn_static if pressure_bar is None else pressure_bar
         self.headloss_bar = rng.uniform(0.3, 1.0)  # at the day's peak flow
         self.volume_m3 = rng.uniform(20_000, 900_000)
         self.noise = 1.0  # consumers are not a curve: a slowly wandering factor
         self.battery_pct = rng.uniform(60, 100)
         self.battery_drain_pct_per_day = rng.uniform(0.015, 0.03)
         self.rssi_dbm = rng.uniform(-105, -88)
-        self._peak_m3h = self.flow_m3h(datetime(2026, 1, 5, 6, 30, tzinfo=UTC))  # 07:30 Monday
+        self.metadata = {"population": population} if population is not None else {}
+        self._peak_m3h = self.demand_m3h(datetime(2026, 1, 5, 6, 30, tzinfo=UTC)) + self.losses_m3h
+
+    def demand_m3h(self, t: datetime) -> float:
+        """What consumers draw (a curve around the day's mean, low at night)."""
+        return (self.mean_flow_m3h - self.losses_m3h) * demand_factor(t) * self.noise
+
+    def leak_flow_m3h(self, t: datetime) -> float:
+        if self.network is None:
+            return 0.0
+        return sum(leak.flow_m3h(t) for leak in self.network.leaks_in(self.device_id))
 
     def flow_m3h(self, t: datetime) -> float:
-        demand = (self.mean_flow_m3h - self.losses_m3h) * demand_factor(t) * self.noise
-        return self.losses_m3h + demand
+        return self.losses_m3h + self.demand_m3h(t) + self.leak_flow_m3h(t)
 
     def advance(self, a: datetime, b: datetime) -> None:
-        self.noise = 1 + 0.7 * (self.noise - 1) + self.rng.gauss(0, 0.03)
         for mid, hours in substeps(a, b, self.substep):
+            self.noise = 1 + 0.98 ** (hours * 12) * (self.noise - 1) + self.rng.gauss(0, 0.01)
             self.volume_m3 += self.flow_m3h(mid) * hours
 
     def measure(self, t: datetime) -> dict[str, MetricValue]:

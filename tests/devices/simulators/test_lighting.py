@@ -1,4 +1,4 @@
-"""The lighting cabinet: astronomical clock, night dimming, power and energy, commands."""
+"""The lighting cabinet: astronomical clock, night dimming, power and energy, commands, faults."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from astral import Observer, sun
 
-from devices.messages import Command
-from devices.simulators.lighting import LightingCabinet
+from devices.catalogue import Channel
+from devices.messages import Command, Event, Reading
+from devices.simulators.base import LWT_DELAY, Fault
+from devices.simulators.lighting import Circuit, LightingCabinet
 from devices.simulators.water import AcousticLeakSensor
 
-from .helpers import readings
+from .helpers import readings, simulate
 
 LAT, LON = 45.0336, 3.0928  # Saint-Flour
 PARIS = ZoneInfo("Europe/Paris")
@@ -109,7 +111,7 @@ def test_switch_off_holds_until_the_next_switching_of_the_clock():
     sunrise = sun.sun(Observer(LAT, LON), date=datetime(2026, 1, 13).date(), tzinfo=UTC)["sunrise"]
     assert all(not r.metrics["output_on"] and r.metrics["power_w"] < 10 for r in night)
     next_evening = readings(c, sunrise + timedelta(hours=12), sunrise + timedelta(hours=12), MINUTE)
-    assert next_evening[0].metrics["output_on"] is True  # the override ended at sunrise
+    assert next_evening[-1].metrics["output_on"] is True  # the override ended at sunrise
 
 
 def test_switch_on_by_day():
@@ -120,7 +122,7 @@ def test_switch_on_by_day():
     assert ack.status == "applied"
     lit = readings(c, NOON + timedelta(minutes=10), NOON + timedelta(minutes=10), MINUTE)[0]
     assert lit.metrics["output_on"] is True and lit.metrics["power_w"] > LOAD_W
-    assert readings(c, NOON + timedelta(hours=1), NOON + timedelta(hours=1), MINUTE)[0] \
+    assert readings(c, NOON + timedelta(hours=1), NOON + timedelta(hours=1), MINUTE)[-1] \
         .metrics["output_on"] is False
 
 
@@ -132,10 +134,10 @@ def test_set_schedule_steps_replace_the_profile():
              {"at": (evening + timedelta(hours=2)).isoformat(), "level_pct": 0}]
     ack = c.handle_command(command("set_schedule", evening, steps=steps))
     assert ack.status == "applied" and ack.detail["steps"] == 2
-    levels = [r.metrics["dimming_pct"] for r in readings(
-        c, evening + timedelta(minutes=30), evening + timedelta(hours=2, minutes=30),
-        timedelta(hours=1))]
-    assert levels == [100, 30, 0]
+    rs = readings(c, evening + timedelta(minutes=30), evening + timedelta(hours=2, minutes=30),
+                  timedelta(hours=1))
+    levels = {r.ts - evening: r.metrics["dimming_pct"] for r in rs}
+    assert [levels[timedelta(minutes=m)] for m in (30, 90, 150)] == [100, 30, 0]
 
 
 @pytest.mark.parametrize(
@@ -177,3 +179,102 @@ def test_devices_without_commands_reject_them():
                                 seed=1)
     ack = sensor.handle_command(command("switch", NOON, on=True))
     assert ack.status == "rejected" and ack.detail["reason"] == "unsupported"
+
+
+# --- faults ----------------------------------------------------------------------------------
+EVENING = datetime(2026, 1, 12, 18, 0, tzinfo=UTC)  # 19:00 in Paris: lit at 100 %
+CIRCUITS = (Circuit("C1", 1, 10, 52.0), Circuit("C2", 2, 10, 52.0), Circuit("C3", 3, 10, 90.0))
+
+
+def wired(**faults: tuple[datetime, datetime | None, dict]) -> LightingCabinet:
+    c = LightingCabinet("saint-flour", "armoire-02", "Armoire", lat=LAT, lon=LON, seed=5,
+                        circuits=CIRCUITS)
+    for kind, (start, end, params) in faults.items():
+        c.add_fault(Fault(kind, start, end, params))
+    return c
+
+
+def at(rs: list[Reading], t: datetime) -> dict:
+    return next(r.metrics for r in rs if r.ts == t)
+
+
+def events_of(messages: list) -> list[Event]:
+    return [e for _, (channel, item) in messages if channel is Channel.EVENT
+            for e in (item if isinstance(item, list) else [item])]
+
+
+def test_a_lamp_failure_drops_the_power_by_one_luminaires_watts_and_is_reported():
+    start, end = EVENING + timedelta(hours=1), EVENING + timedelta(days=2)
+    plain = readings(wired(), EVENING, EVENING + timedelta(hours=6), MINUTE * 10)
+    faulty_cabinet = wired(lamp_failure=(start, end, {"circuit": "C3", "phase": 3}))
+    messages = simulate([faulty_cabinet], EVENING, EVENING + timedelta(days=2, hours=1), MINUTE * 10)
+    faulty = [item for _, (ch, item) in messages if ch is Channel.TELEMETRY]
+    losses = faulty_cabinet.losses
+    for t, level in ((EVENING + timedelta(hours=2), 100), (EVENING + timedelta(hours=5), 50)):
+        before, after = at(plain, t), at(faulty, t)
+        assert before["dimming_pct"] == after["dimming_pct"] == level
+        # Same seed, same noise: the difference is exactly the dark luminaire (and its losses).
+        assert before["power_w"] - after["power_w"] == pytest.approx(
+            90 * level / 100 * (1 + losses), rel=0.01)
+        assert after["current_l3_a"] < before["current_l3_a"]
+        assert after["current_l1_a"] == pytest.approx(before["current_l1_a"], rel=0.01)
+    assert at(faulty, EVENING)["power_w"] == at(plain, EVENING)["power_w"]
+    assert [(e.type, e.active, e.ts, e.detail["circuit"]) for e in events_of(messages)] == [
+        ("lamp_failure", True, start, "C3"), ("lamp_failure", False, end, "C3")]
+
+
+def test_a_breaker_trip_zeroes_its_phase():
+    c = wired(breaker_trip=(EVENING + timedelta(minutes=30), None, {"phase": 2}))
+    messages = simulate([c], EVENING, EVENING + timedelta(hours=2), MINUTE * 10)
+    rs = [item for _, (ch, item) in messages if ch is Channel.TELEMETRY]
+    before, after = at(rs, EVENING + timedelta(minutes=20)), at(rs, EVENING + timedelta(hours=1))
+    assert before["current_l2_a"] > 1 and after["current_l2_a"] == 0
+    assert after["voltage_l2_v"] > 220  # the breaker is downstream of the meter's voltage
+    loads = [10 * 52.0, 0, 10 * 90.0]
+    assert after["power_w"] == pytest.approx(sum(loads) * (1 + c.losses) + 4, rel=0.01)
+    assert [(e.type, e.active) for e in events_of(messages)] == [("breaker_trip", True)]
+
+
+def test_a_stuck_dimmer_reports_the_commanded_level_but_draws_full_power():
+    night = datetime(2026, 1, 12, 23, 0, tzinfo=UTC)  # midnight in Paris: 50 %
+    c = wired(driver_stuck=(night - timedelta(days=1), None, {}))
+    m = readings(c, night, night, MINUTE)[0].metrics
+    assert m["dimming_pct"] == 50 and m["output_on"] is True
+    assert m["power_w"] == pytest.approx(c.nominal_power_w(100), rel=0.02)
+    assert events_of(simulate([wired(driver_stuck=(night, None, {}))], night, night, MINUTE)) == []
+
+
+def test_a_clock_fault_burns_the_lights_in_daylight():
+    c = wired(daytime_burning=(NOON - timedelta(hours=5), NOON + timedelta(days=1), {}))
+    m = readings(c, NOON, NOON, MINUTE)[0].metrics
+    assert m["output_on"] is True and m["dimming_pct"] == 100
+    assert m["ambient_lux"] > 1000  # broad daylight
+    assert m["power_w"] == pytest.approx(c.nominal_power_w(100), rel=0.02)
+    after = readings(c, NOON + timedelta(days=1, hours=1), NOON + timedelta(days=1, hours=1),
+                     MINUTE)[-1].metrics
+    assert after["output_on"] is False
+
+
+def test_door_open_is_reported_when_opened_and_closed():
+    opened, closed = EVENING + timedelta(minutes=7), EVENING + timedelta(minutes=52)
+    c = wired(door_open=(opened, closed, {"cause": "intervention"}))
+    events = events_of(simulate([c], EVENING, EVENING + timedelta(hours=2), MINUTE * 10))
+    assert [(e.type, e.active, e.ts) for e in events] == [("door_open", True, opened),
+                                                          ("door_open", False, closed)]
+
+
+def test_a_power_loss_darkens_and_silences_the_cabinet():
+    lost, back = EVENING + timedelta(hours=1), EVENING + timedelta(hours=4)
+    c = wired(power_loss=(lost, back, {}))
+    messages = simulate([c], EVENING, EVENING + timedelta(hours=6), MINUTE * 10)
+    rs = [item for _, (ch, item) in messages if ch is Channel.TELEMETRY]
+    assert all(isinstance(r, Reading) for r in rs)  # nothing measured, so no backlog
+    assert not [r for r in rs if lost <= r.ts < back]
+    statuses = [(item.online, item.ts) for _, (ch, item) in messages if ch is Channel.STATUS]
+    assert statuses == [(True, EVENING), (False, lost + LWT_DELAY), (True, back)]
+    assert [(e.type, e.active, e.ts) for e in events_of(messages)] == [
+        ("power_loss", True, lost), ("power_loss", False, back)]
+    energy = [(r.ts, r.metrics["energy_kwh"]) for r in rs]
+    last_before = [e for t, e in energy if t < lost][-1]
+    first_after = [e for t, e in energy if t >= back][0]
+    assert first_after - last_before < 1.5 * 10 / 60 * c.nominal_power_w(100) / 1000 * 2
