@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import Conn, CurrentPrincipal
+from api.deps import Conn, Reader
 from api.models import ReadingsPublic
 from api.params import format_instant, parse_bucket, parse_instant, time_window
 from api.queries.devices import device_uid
@@ -23,7 +23,7 @@ MAX_POINTS = 10_000
 @router.get("/{tenant}/{device_id}/readings")
 def read_readings(
     conn: Conn,
-    principal: CurrentPrincipal,
+    principal: Reader,
     request: Request,
     tenant: str,
     device_id: str,
@@ -36,19 +36,27 @@ def read_readings(
     limit: Annotated[int, Query(
         ge=1, description=f"points per response; at most {MAX_POINTS} (larger values are "
         "served as the maximum)")] = MAX_POINTS,
+    tz: Annotated[Literal["UTC", "Europe/Paris"], Query(
+        description="time zone of buckets of whole days (1d, 7d…): they start at its midnight; "
+        "other buckets are aligned on UTC")] = "UTC",
 ) -> ReadingsPublic:
-    """Values of `metric` in [from, to) by time; `next` is the URL of the rest, if any."""
+    """Values of `metric` in [from, to) by time; `next` is the URL of the rest, if any.
+
+    Buckets of whole hours are served from the rollups where they are complete, from raw
+    readings elsewhere (same values either way).
+    """
     width = parse_bucket(bucket)
     start, end = time_window(parse_instant("from", from_), parse_instant("to", to),
                              now=datetime.now(UTC))
-    uid = device_uid(conn, scope=principal.scope, tenant=tenant, device_id=device_id)
+    # `visible`: a partner's granted devices too (row-level security filters them by kind).
+    uid = device_uid(conn, scope=principal.visible, tenant=tenant, device_id=device_id)
     if uid is None:
         raise not_found(tenant, device_id)
     points, more = read_points(conn, device_uid=uid, metric=metric, start=start, end=end,
-                               bucket=width, limit=min(limit, MAX_POINTS))
+                               bucket=width, limit=min(limit, MAX_POINTS), tz=tz)
     next_url = None
     if more:
-        resume = resume_after(points[-1], width)
+        resume = resume_after(points[-1], width, tz)
         next_url = str(request.url.include_query_params(
             **{"from": format_instant(resume), "to": format_instant(end)}
         ))
