@@ -1,4 +1,13 @@
-"""Dependencies of the routes: a database connection, the calling key, role checks."""
+"""Dependencies of the routes: the calling key, its scoped database transaction, permissions.
+
+A route that touches data takes `Conn`: a pooled connection (as the API's database role) inside
+a transaction whose scope is the key's, so that PostgreSQL's row-level security shows it only
+the key's tenants, whatever the SQL. The transaction commits when the route returns, before
+the response is sent, and rolls back if the route raises.
+
+A route states what it needs with `require(Permission.…)`; the roles that have each permission
+are in `phare.tenancy.ROLE_PERMISSIONS` (docs/roles.md).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from api.queries.tenants import tenant_in_scope
 from phare.settings import Settings
-from phare.tenancy import Principal, principal_for_key
-
-# Roles that may change the platform (register devices); every role may read.
-WRITER_ROLES = ("admin", "technician")
+from phare.tenancy import ROLE_PERMISSIONS, Permission, Principal, principal_for_key, set_scope
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer phk_…`")
 
@@ -30,13 +36,15 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_conn(pool: Annotated[ConnectionPool, Depends(get_pool)]) -> Iterator[psycopg.Connection]:
-    """A pooled autocommit connection for the duration of the request."""
+def get_connection(
+    pool: Annotated[ConnectionPool, Depends(get_pool)],
+) -> Iterator[psycopg.Connection]:
+    """A pooled autocommit connection for the duration of the request, with no scope yet."""
     with pool.connection() as conn:
         yield conn
 
 
-Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+RawConn = Annotated[psycopg.Connection, Depends(get_connection)]
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -45,7 +53,7 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 def get_principal(
-    conn: Conn,
+    conn: RawConn,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The principal of the request's API key; 401 when missing, unknown or revoked."""
@@ -60,22 +68,43 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets only keys with one of `roles` through (403 otherwise)."""
+def get_conn(conn: RawConn, principal: CurrentPrincipal) -> Iterator[psycopg.Connection]:
+    """The request's connection inside a transaction confined to the key's scope."""
+    with conn.transaction():
+        set_scope(conn, principal)
+        yield conn
+
+
+# scope="function": the transaction ends when the route returns, before the response leaves,
+# so a client never reads a 201 whose row is not committed.
+Conn = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets through only keys whose role has `permission` (403 otherwise)."""
 
     def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
+        if not principal.can(permission):
+            allowed = [role for role, perms in ROLE_PERMISSIONS.items() if permission in perms]
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"a key with role '{principal.role}' cannot do this; "
-                f"it needs one of: {', '.join(roles)}",
+                f"a key with role '{principal.role}' cannot {permission.value.replace('_', ' ')}; "
+                f"it needs one of the roles: {', '.join(allowed)}",
             )
         return principal
 
+    check.__name__ = f"require_{permission.value}"
     return check
 
 
-Writer = Annotated[Principal, Depends(require_roles(*WRITER_ROLES))]
+Reader = Annotated[Principal, Depends(require(Permission.READ_DATA))]
+DeviceManager = Annotated[Principal, Depends(require(Permission.REGISTER_DEVICES))]
+KeyManager = Annotated[Principal, Depends(require(Permission.MANAGE_KEYS))]
+UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
+PartnerManager = Annotated[Principal, Depends(require(Permission.MANAGE_PARTNERS))]
+Auditor = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
+# Kept for routes written before permissions: registering devices.
+Writer = DeviceManager
 
 
 def tenant_filter(
@@ -93,3 +122,11 @@ def tenant_filter(
 
 
 TenantFilter = Annotated[int | None, Depends(tenant_filter)]
+
+
+def write_scope(conn: psycopg.Connection, principal: Principal, slug: str, what: str) -> int:
+    """The id of tenant `slug` if the key may change it; 403 otherwise (absent or out of scope)."""
+    tenant_id = tenant_in_scope(conn, principal=principal, slug=slug, write=True)
+    if tenant_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key cannot {what} in tenant '{slug}'")
+    return tenant_id

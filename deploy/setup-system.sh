@@ -13,6 +13,9 @@ PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 DB_NAME=${PHARE_DB_NAME:-phare}
 DB_USER=${PHARE_DB_USER:-phare}
 DB_PASSWORD=${PHARE_DB_PASSWORD:-phare}
+# The API's role: not the owner of the tables, so row-level security applies to it.
+API_DB_USER=phare_api  # the name migration 0005 grants to
+API_DB_PASSWORD=${PHARE_API_DB_PASSWORD:-phare_api}
 STATE_DIR=${PHARE_STATE_DIR:-/var/lib/phare}
 MQTT_PORT=${PHARE_MQTT_PORT:-1884}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -128,6 +131,15 @@ if [ "$(psql_su "-c \"select 1 from pg_roles where rolname = '$DB_USER'\"")" != 
 fi
 create_db "$DB_NAME"
 create_db "${DB_NAME}_test"
+# The API connects as its own role: tenant scoping is enforced by row-level security, which
+# binds every role but the tables' owner. `phare migrate` grants it what it needs.
+if [ "$(psql_su "-c \"select 1 from pg_roles where rolname = '$API_DB_USER'\"")" != 1 ]; then
+    say "creating role $API_DB_USER"
+    psql_su "-c \"create role \\\"$API_DB_USER\\\" login password '$API_DB_PASSWORD'\""
+fi
+for db in "$DB_NAME" "${DB_NAME}_test"; do
+    psql_su "-c 'grant connect on database \"$db\" to \"$API_DB_USER\"'"
+done
 
 # --- Mosquitto: Phare's own broker instance, with Phare's config ----------------------
 mkdir -p "$STATE_DIR/mosquitto"

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from api.deps import Conn, CurrentPrincipal, TenantFilter, Writer
+from api.deps import Conn, DeviceManager, Reader, TenantFilter
 from api.errors import invalid
 from api.models import DeviceCreate, DevicePublic, DevicesPublic
 from api.queries.devices import create_device, get_device, list_devices
 from api.queries.tenants import tenant_in_scope
 from devices.catalogue import KINDS
+from phare.tenancy import audit
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -28,7 +29,7 @@ def not_found(tenant: str, device_id: str) -> HTTPException:
 @router.get("")
 def read_devices(
     conn: Conn,
-    principal: CurrentPrincipal,
+    principal: Reader,
     tenant_id: TenantFilter,
     kind: Annotated[str | None, Query(description="only devices of this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
@@ -37,16 +38,17 @@ def read_devices(
     """The devices the key may see, by tenant then id; `count` is the total that match."""
     if kind is not None and kind not in KINDS:
         raise invalid("query", "kind", f"must be one of: {', '.join(sorted(KINDS))}", kind)
-    devices, total = list_devices(conn, scope=principal.scope, tenant_id=tenant_id, kind=kind,
+    # `visible`: a partner's granted tenants too, their devices filtered by kind in SQL (RLS).
+    devices, total = list_devices(conn, scope=principal.visible, tenant_id=tenant_id, kind=kind,
                                   limit=limit, offset=offset)
     return DevicesPublic(data=devices, count=total)
 
 
 @router.get("/{tenant}/{device_id}")
-def read_device(conn: Conn, principal: CurrentPrincipal, tenant: str,
+def read_device(conn: Conn, principal: Reader, tenant: str,
                 device_id: str) -> DevicePublic:
     """One device; 404 if it does not exist or its tenant is outside the key's scope."""
-    device = get_device(conn, scope=principal.scope, tenant=tenant, device_id=device_id)
+    device = get_device(conn, scope=principal.visible, tenant=tenant, device_id=device_id)
     if device is None:
         raise not_found(tenant, device_id)
     return device
@@ -55,14 +57,17 @@ def read_device(conn: Conn, principal: CurrentPrincipal, tenant: str,
 @router.post("", status_code=status.HTTP_201_CREATED,
              responses={403: {"description": "role not allowed, or tenant outside the scope"},
                         409: {"description": "the id or the DevEUI is already registered"}})
-def register_device(conn: Conn, principal: Writer, body: DeviceCreate, request: Request,
+def register_device(conn: Conn, principal: DeviceManager, body: DeviceCreate, request: Request,
                     response: Response) -> DevicePublic:
     """Registers a device; ingest accepts its messages within 2 seconds."""
-    tenant_id = tenant_in_scope(conn, principal=principal, slug=body.tenant)
+    tenant_id = tenant_in_scope(conn, principal=principal, slug=body.tenant, write=True)
     if tenant_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             f"this key cannot register devices in tenant '{body.tenant}'")
     create_device(conn, tenant_id=tenant_id, device=body)
+    audit(conn, principal.actor, tenant_id=tenant_id, action="device.register",
+          target=f"{body.tenant}/{body.id}",
+          detail={"kind": body.kind, "name": body.name, "dev_eui": body.dev_eui})
     device = get_device(conn, scope=principal.scope, tenant=body.tenant, device_id=body.id)
     assert device is not None  # just inserted, in scope
     response.headers["Location"] = str(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Conn, CurrentPrincipal, TenantFilter
+from api.deps import Conn, Reader, TenantFilter
 from api.models import ReasonCountsPublic, RejectedListPublic
 from api.queries.rejected import count_by_reason, list_rejected
 from api.queries.tenants import is_platform_operator
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/rejected", tags=["rejected messages"])
 @router.get("")
 def read_rejected(
     conn: Conn,
-    principal: CurrentPrincipal,
+    principal: Reader,
     tenant_id: TenantFilter,
     reason: Annotated[str | None, Query(description="a reason code, e.g. unknown_device")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -35,7 +35,7 @@ def read_rejected(
 
 
 @router.get("/counts")
-def read_rejected_counts(conn: Conn, principal: CurrentPrincipal,
+def read_rejected_counts(conn: Conn, principal: Reader,
                          tenant_id: TenantFilter) -> ReasonCountsPublic:
     """How many visible rejections there are per reason."""
     counts = count_by_reason(conn, scope=principal.scope,
