@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from devices.catalogue import NATIVE_TOPIC_RE, TOPIC_ROOT, Channel
+from devices.catalogue import NATIVE_TOPIC_RE, TENANT_PATTERN, TOPIC_ROOT, Channel
 from devices.messages import CommandAck, Event, Status
 from ingest.formats import senml
 from ingest.formats._fields import MAX_FUTURE, FieldError, _short, loads, parse_ts, parse_value
@@ -17,14 +17,24 @@ from ingest.model import Decoded, Reason
 
 # Topics the platform itself publishes under its root: not input, not an error.
 OUTBOUND_CHANNELS = frozenset({Channel.CMD})
+# Tenant-level topics the platform publishes: alert notifications, `phare/v1/{tenant}/alerts`
+# (alerts/notify/mqtt.py). Matched here so that they are ignored, not rejected as unknown.
+OUTBOUND_TENANT_CHANNELS = ("alerts",)
+TOPIC_RE = re.compile(
+    rf"{NATIVE_TOPIC_RE.pattern}|^{re.escape(TOPIC_ROOT)}/(?P<outbound_tenant>{TENANT_PATTERN})"
+    rf"/(?:{'|'.join(OUTBOUND_TENANT_CHANNELS)})$"
+)
 ACK_STATUSES = ("applied", "rejected", "failed")
 _TEXT_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
+_CHANNELS = {c.value: c for c in Channel}  # a dict lookup: Channel(value) costs ten times more
 
 
 def decode(match: re.Match[str], payload: bytes, now: datetime,
            max_future: timedelta = MAX_FUTURE) -> list[Decoded]:
     """Decodes a message on a native topic; [] for the platform's own outbound messages."""
-    channel = Channel(match["channel"])
+    if match["channel"] is None:  # a tenant-level outbound topic (OUTBOUND_TENANT_CHANNELS)
+        return []
+    channel = _CHANNELS[match["channel"]]
     if channel in OUTBOUND_CHANNELS:
         return []
     if channel is Channel.STATUS and not payload:
@@ -45,8 +55,14 @@ def _decode_json(decoded: Decoded, channel: Channel, payload: bytes, now: dateti
     except FieldError as exc:
         decoded.reject(exc.reason, str(exc))
         return
-    items = doc if isinstance(doc, list) else [doc]
     one = _HANDLERS[channel]
+    if isinstance(doc, dict):  # one object, as most messages are
+        try:
+            one(decoded, doc, now, max_future, "")
+        except FieldError as exc:
+            decoded.reject(exc.reason, str(exc))
+        return
+    items = doc if isinstance(doc, list) else [doc]
     for index, item in enumerate(items):
         where = f"item {index}: " if isinstance(doc, list) else ""
         if not isinstance(item, dict):
@@ -147,6 +163,6 @@ _NOT_OBJECT = {
 FORMAT = Format(
     name="native",
     subscriptions=(f"{TOPIC_ROOT}/#",),
-    topic_re=NATIVE_TOPIC_RE,
+    topic_re=TOPIC_RE,
     decode=decode,
 )
