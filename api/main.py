@@ -9,8 +9,24 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import phare
+from alerts.stream import Broadcaster
 from api import errors
-from api.routes import devices, health, readings, rejected, tenants
+from api.routes import alerts as alert_routes
+from api.routes import (
+    audit,
+    commands,
+    devices,
+    health,
+    jobs,
+    keys,
+    partners,
+    readings,
+    rejected,
+    tenants,
+    users,
+)
+from api.routes import cap as cap_routes
+from api.routes import stream as stream_routes
 from phare.db import make_pool
 from phare.settings import Settings
 
@@ -22,13 +38,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = make_pool(settings)
+        # As the API's own role (PHARE_API_DATABASE_URL), not the tables' owner: row-level
+        # security confines every request to its key's tenants (api/deps.py sets the scope).
+        pool = make_pool(settings.model_copy(update={"database_url": settings.api_database()}))
         # Without waiting: the API starts (and /health says so) while the database is away.
         pool.open(wait=False)
         app.state.pool = pool
+        # The live stream's one LISTEN connection, opened with its first client.
+        app.state.broadcaster = Broadcaster(settings, settings.api_database().get_secret_value())
         try:
             yield
         finally:
+            await app.state.broadcaster.close()
             await asyncio.to_thread(pool.close)
 
     app = FastAPI(
@@ -42,7 +63,9 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (health, tenants, devices, readings, rejected):
+    for module in (health, tenants, devices, readings, rejected, jobs, users, keys, partners,
+                   audit, commands, alert_routes,
+                   stream_routes, cap_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DATABASE_PASSWORD = "phare"
+# The API's own role, bound by row-level security (phare/migrations/0005_tenancy_rls.sql).
+API_DATABASE_ROLE = "phare_api"
+DEV_API_DATABASE_PASSWORD = "phare_api"
 
 
 class Settings(BaseSettings):
@@ -19,6 +22,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     database_url: SecretStr = SecretStr("postgresql://phare:phare@127.0.0.1:5432/phare")
+    # The API connects as a role that is not the tables' owner, so that row-level security
+    # confines each request to its key's tenants. Unset: PHARE_DATABASE_URL with the user and
+    # password phare_api (postgresql://phare_api:phare_api@127.0.0.1:5432/phare); see
+    # `api_database()`.
+    api_database_url: SecretStr | None = None
     database_schema: str = Field("phare", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     mqtt_url: str = "mqtt://127.0.0.1:1884"
     mqtt_username: str | None = None
@@ -44,6 +52,52 @@ class Settings(BaseSettings):
     # subscriptions); empty: one worker receives everything.
     ingest_shared_group: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
 
+    # `phare worker`: raw readings older than this many days are dropped (whole one-day chunks),
+    # and only once their hourly and daily rollups are complete; rollups are kept.
+    retention_raw_days: int = Field(90, ge=1)
+
+    # Commands to devices (commands/): a command not acknowledged within the ack timeout is sent
+    # again, each wait `backoff` times the previous one, at most `max_attempts` sends, then it
+    # is `failed`; past its `expires` (default: `default_ttl_s` after its creation) it is
+    # `expired`. LoRaWAN devices hear downlinks only after an uplink: their timeout is longer.
+    commands_ack_timeout_s: float = Field(30.0, gt=0)
+    commands_lorawan_ack_timeout_s: float = Field(900.0, gt=0)
+    commands_backoff: float = Field(2.0, ge=1)
+    commands_max_attempts: int = Field(3, ge=1, le=20)
+    commands_default_ttl_s: int = Field(3600, ge=10)
+    commands_dispatch_interval_s: float = Field(2.0, gt=0)
+    # Prefix of the dispatchers' MQTT client ids (each adds a random suffix).
+    commands_client_id: str = Field("phare-commands", pattern=r"^[A-Za-z0-9._-]{1,48}$")
+
+    # Alerts (`phare alerts run`). Per-tenant policies (`phare alerts policy`) override the
+    # first three; alerts/__init__.py describes the life cycle.
+    # An unacknowledged alert escalates (severity + 1, next notification route) after this.
+    alerts_escalate_after_s: int = Field(900, ge=1)
+    alerts_max_escalation: int = Field(2, ge=0, le=10)
+    # A new occurrence this soon after an alert resolved reopens it instead of opening another.
+    alerts_reopen_window_s: int = Field(900, ge=0)
+    # Observations older than this (replayed backlogs) no longer open alerts; they still clear.
+    alerts_stale_after_s: int = Field(3600, ge=1)
+    # A device is offline after this many of its reporting intervals without a message.
+    alerts_offline_missed_reports: float = Field(3.0, ge=1.0)
+    alerts_battery_low_pct: float = Field(20.0, ge=0, le=100)
+    # How often the alert timers (escalation, offline devices) run inside `phare alerts run`.
+    alerts_timer_interval_s: float = Field(15.0, gt=0)
+    # Live readings the rules engine relays to the stream per batch of its inbox, at most.
+    alerts_stream_readings_max: int = Field(500, ge=0)
+    # Notifications: webhook timeout, attempts and first retry delay (doubling each time).
+    notify_timeout_s: float = Field(5.0, gt=0)
+    notify_max_attempts: int = Field(5, ge=1)
+    notify_retry_base_s: float = Field(5.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Phare <alertes@phare.localhost>"
+    # CAP 1.2 messages: <sender> (an address that names the platform operator).
+    cap_sender: str = Field("alertes@phare.localhost", pattern=r"^[^\s,<&]{1,200}$")
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_scheme(cls, value: str) -> str:
@@ -57,7 +111,18 @@ class Settings(BaseSettings):
         password = urlsplit(self.database_url.get_secret_value()).password
         if self.env == "production" and password == DEV_DATABASE_PASSWORD:
             raise ValueError("PHARE_DATABASE_URL uses the development password in production")
+        api_password = urlsplit(self.api_database().get_secret_value()).password
+        if self.env == "production" and api_password == DEV_API_DATABASE_PASSWORD:
+            raise ValueError("PHARE_API_DATABASE_URL uses the development password in production")
         return self
+
+    def api_database(self) -> SecretStr:
+        """The API's database URL: PHARE_API_DATABASE_URL, or by default the database of
+        PHARE_DATABASE_URL with the user and password phare_api."""
+        if self.api_database_url is not None:
+            return self.api_database_url
+        return SecretStr(with_credentials(self.database_url.get_secret_value(),
+                                          API_DATABASE_ROLE, DEV_API_DATABASE_PASSWORD))
 
     @property
     def mqtt_host(self) -> str:
@@ -79,12 +144,21 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if name == "database_url":
                 value = mask_url_password(value.get_secret_value())
+            elif name == "api_database_url":
+                value = mask_url_password(self.api_database().get_secret_value())
             elif isinstance(value, SecretStr):
                 value = "********"
             elif value is None:
                 value = ""
             lines.append(f"PHARE_{name.upper()}={value}")
         return lines
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """The URL with its user and password replaced (same host, port and database)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
 
 
 def mask_url_password(url: str) -> str:

@@ -34,6 +34,12 @@ def reading(ts: datetime, seq: int, **metrics) -> bytes:
     return orjson.dumps({"ts": ts.isoformat(), "seq": seq, "metrics": metrics})
 
 
+def device_row(conn, tenant, device_id, columns):
+    """Columns of one device of this test's tenant (device ids repeat across tenants)."""
+    return conn.execute(f"select {columns} from devices d join tenants t on t.id = d.tenant_id "
+                        "where t.slug = %s and d.id = %s", (tenant, device_id)).fetchone()
+
+
 def count(conn, sql, *params):
     return conn.execute(sql, params).fetchone()[0]
 
@@ -104,9 +110,11 @@ def test_events_and_status(broker, consumer, conn, tenant):
         (f"phare/v1/{tenant}/detecteur-1/status", b'{"online": true, "fw": "1.4.2"}'),
     ])
     wait_for(lambda: count(conn, "select count(*) from events e join devices d on d.uid = "
-                                 "e.device_uid where d.id = 'detecteur-1' and e.type = 'test'"))
-    wait_for(lambda: conn.execute("select online, firmware, last_seen is not null from devices "
-                                  "where id = 'detecteur-1'").fetchone() == (True, "1.4.2", True))
+                                 "e.device_uid join tenants t on t.id = d.tenant_id "
+                                 "where t.slug = %s and d.id = 'detecteur-1' and e.type = 'test'",
+                           tenant))
+    wait_for(lambda: device_row(conn, tenant, "detecteur-1", "online, firmware, last_seen is not null")
+             == (True, "1.4.2", True))
     client.disconnect()
 
 
@@ -161,12 +169,11 @@ def test_last_will_marks_the_device_offline(broker, consumer, conn, tenant):
     device.connect("127.0.0.1", broker.port, keepalive=5)
     device.loop_start()
     device.publish(topic, b'{"online": true, "fw": "2.0.1"}', qos=1, retain=True).wait_for_publish(5)
-    wait_for(lambda: conn.execute("select online from devices where id = 'armoire-lw'").fetchone()
-             == (True,))
+    wait_for(lambda: device_row(conn, tenant, "armoire-lw", "online") == (True,))
     device.socket().close()  # the device vanishes without a DISCONNECT: the broker sends its will
     device.loop_stop()
-    wait_for(lambda: conn.execute("select online, firmware from devices where id = 'armoire-lw'")
-             .fetchone() == (False, "2.0.1"), timeout=20)
+    wait_for(lambda: device_row(conn, tenant, "armoire-lw", "online, firmware") == (False, "2.0.1"),
+             timeout=20)
     # Clear the retained status, which every later subscriber would otherwise receive.
     client = publisher(broker)
     publish_all(client, [(topic, b"")])
