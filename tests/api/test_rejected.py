@@ -120,3 +120,38 @@ def test_a_commune_sees_only_its_own_rejections(client: TestClient, conn: psycop
 def test_rejected_needs_a_key(client: TestClient) -> None:
     assert client.get(REJECTED).status_code == 401
     assert client.get(f"{REJECTED}/counts").status_code == 401
+
+
+def test_replay_through_the_api_after_registering_the_device(settings, broker, consumer, conn, tenant):
+    """An operator fixes the cause (registers the device) and replays through the API."""
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from phare.tenancy import create_api_key
+    from tests.conftest import register_device, wait_for
+    from tests.ingest.test_consumer import publish_all, publisher, reading, stored_values
+
+    key = create_api_key(conn, tenant, "technician")
+    viewer = create_api_key(conn, tenant, "viewer")
+    client = publisher(broker)
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    publish_all(client, [(f"phare/v1/{tenant}/armoire-tard/telemetry",
+                          reading(t0 + timedelta(minutes=i), i, power_w=10.0 + i)) for i in range(3)])
+    client.disconnect()
+    with TestClient(create_app(settings)) as http:
+        auth = {"Authorization": f"Bearer {key}"}
+        wait_for(lambda: http.get("/api/v1/rejected/counts", headers=auth).json()["data"])
+        assert http.post("/api/v1/rejected/replay", json={},
+                         headers={"Authorization": f"Bearer {viewer}"}).status_code == 403
+        register_device(conn, tenant, "armoire-tard")
+        answer = http.post("/api/v1/rejected/replay", json={"reason": "unknown_device"}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"messages": 3, "values_stored": 3, "rejected_again": {},
+                                 "not_replayable": 0}
+        assert stored_values(conn, tenant) == 3
+        again = http.post("/api/v1/rejected/replay", json={}, headers=auth).json()
+        assert again["messages"] == 0  # replayed rejections are not pending any more
+        bad = http.post("/api/v1/rejected/replay", json={"reason": "Not A Reason!"}, headers=auth)
+        assert bad.status_code == 422
