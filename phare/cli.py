@@ -441,6 +441,30 @@ def simulate(
         raise typer.Exit(130) from None
 
 
+@app.command()
+def evaluate(
+    run: Annotated[str | None, typer.Option(
+        help="ground_truth run id (default: the latest run stored).")] = None,
+    detector: Annotated[list[str] | None, typer.Option(
+        help="A detector to score (repeatable; default: all).")] = None,
+) -> None:
+    """Score the detectors' alerts against a simulated run's ground truth."""
+    from analytics.evaluate import evaluate as score_run
+    from analytics.evaluate import table
+    from phare import db
+
+    settings = load_settings()
+    try:
+        with db.connect(settings, autocommit=True) as conn:
+            scores = score_run(conn, run_id=run, detectors=detector)
+    except (PhareError, KeyError) as exc:
+        raise fail(exc) from None
+    if not scores:
+        typer.echo("no ground truth stored: run `phare simulate` first")
+        raise typer.Exit(1)
+    typer.echo(table(scores))
+
+
 alerts_app = typer.Typer(help="Alerts: the rules engine, notification routes, tenant policies.",
                          no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
