@@ -16,9 +16,11 @@ from api.routes import (
     audit,
     commands,
     devices,
+    exports,
     health,
     jobs,
     keys,
+    kpis,
     partners,
     readings,
     rejected,
@@ -65,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (health, tenants, devices, readings, rejected, jobs, users, keys, partners,
                    audit, commands, alert_routes,
-                   stream_routes, cap_routes):
+                   stream_routes, cap_routes, exports, kpis):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

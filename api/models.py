@@ -491,3 +491,50 @@ class NotificationPublic(BaseModel):
 class NotificationsPublic(BaseModel):
     data: list[NotificationPublic]
     count: int
+
+
+# --- KPIs ------------------------------------------------------------------------------------
+class KpiFigure(BaseModel):
+    """One figure of a KPI: its value (null when it cannot be computed), unit and method."""
+
+    value: float | None
+    unit: str = Field(examples=["kWh"])
+    basis: str = Field(description="how the figure was computed, and from what")
+
+
+class KpiSection(BaseModel):
+    figures: dict[str, KpiFigure]
+    note: str | None = Field(default=None, description="why some figures are null, if any")
+
+
+class AlertCount(BaseModel):
+    type: str
+    status: AlertStatus
+    count: int
+
+
+class AlertKpis(BaseModel):
+    counts: list[AlertCount] = Field(description="alerts opened in the period, by type and status")
+    figures: dict[str, KpiFigure]
+
+
+class KpiParameter(BaseModel):
+    value: float
+    unit: str
+    source: str
+
+
+class KpisPublic(BaseModel):
+    """Key figures of a tenant and its sub-tenants over [from, to)."""
+
+    model_config = {"populate_by_name": True}
+
+    tenant: str
+    from_: Instant = Field(alias="from", serialization_alias="from")
+    to: Instant
+    lighting: KpiSection
+    buildings: KpiSection
+    water: KpiSection
+    alerts: AlertKpis
+    parameters: dict[str, KpiParameter] = Field(
+        description="the factors used; each can be overridden by the query parameter of its name")
