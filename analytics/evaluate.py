@@ -82,6 +82,10 @@ DETECTORS: dict[str, Detector] = {d.name: d for d in (
              {"seen_as": "noise"}, "leak_id", timedelta(days=2)),
     Detector("leaks.night_flow", "water_leak", "water_leak", (METER_KIND,), same_device,
              {"seen_as": "night_flow"}, "leak_id", timedelta(days=2)),
+    # Energy (analytics/jobs/energy.py): one alert type for the building faults it finds.
+    *(Detector(f"energy.{fault}", fault, "energy_anomaly", ("building_meter",), same_device,
+               grace=timedelta(days=2))
+      for fault in ("heating_on_holiday", "baseload_step", "meter_freeze")),
 )}
 
 

@@ -7,8 +7,9 @@ added here. Due jobs run in this order: rollups before retention, which relies o
 from __future__ import annotations
 
 from analytics.job import Job
-from analytics.jobs import alert_timers, leaks, lighting, retention, rollups
+from analytics.jobs import alert_timers, energy, leaks, lighting, retention, rollups
 from commands import worker as commands_worker
 
 JOBS: dict[str, Job] = {job.name: job for job in (commands_worker.JOB, rollups.JOB, retention.JOB,
-                                                  alert_timers.JOB, leaks.JOB, lighting.JOB)}
+                                                  alert_timers.JOB, leaks.JOB, lighting.JOB,
+                                                  energy.JOB)}
