@@ -618,3 +618,40 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+mqtt_app = typer.Typer(help="MQTT broker security (docs/mqtt-security.md).", no_args_is_help=True)
+mqtt_credentials_app = typer.Typer(help="Per-device and per-service MQTT users and topic ACLs.",
+                                   no_args_is_help=True)
+app.add_typer(mqtt_app, name="mqtt")
+mqtt_app.add_typer(mqtt_credentials_app, name="credentials")
+
+
+@mqtt_credentials_app.command("sync")
+def mqtt_credentials_sync(
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Where Mosquitto's passwd and acl files are written.")] = Path(
+        "/var/lib/phare/mosquitto/auth"),
+    rotate: Annotated[list[str] | None, typer.Option(
+        help="Give this user a new password (repeatable), e.g. phare-ingest or TENANT/DEVICE.")
+    ] = None,
+    reload_pid_file: Annotated[Path | None, typer.Option(
+        "--reload", help="Mosquitto's pid file: send it SIGHUP to reread the files.")] = None,
+) -> None:
+    """Write MQTT users for every registered device and Phare service; print new passwords once."""
+    from phare import db, mqtt_auth
+
+    settings = load_settings()
+    try:
+        with db.connect(settings) as conn:
+            users = mqtt_auth.device_usernames(conn)
+        result = mqtt_auth.sync(directory, users, rotate=rotate or ())
+        pid = mqtt_auth.reload(reload_pid_file) if reload_pid_file else None
+    except PhareError as exc:
+        raise fail(exc) from None
+    typer.echo(f"{result.kept} users kept, {len(result.created)} new, {len(result.removed)} removed"
+               f" in {directory}" + (f"; Mosquitto (pid {pid}) reloaded" if pid else ""))
+    if result.created:
+        typer.echo("new credentials (shown once, keep them safe): username password")
+        for user, password in result.created.items():
+            typer.echo(f"{user} {password}")

@@ -70,7 +70,7 @@ def read_alerts(
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     lang: Lang = "fr",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # PostgreSQL bigint
 ) -> AlertsPublic:
     """The alerts the key may see, newest first; `count` is the total that match."""
     if type_ is not None and not TYPE_RE.match(type_):

@@ -24,7 +24,7 @@ def read_audit(
     from_: Annotated[str | None, Query(alias="from", description="RFC 3339, inclusive")] = None,
     to: Annotated[str | None, Query(description="RFC 3339, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # PostgreSQL bigint
 ) -> AuditPublic:
     """Changes in the key's tenant and those below it, newest first."""
     entries, total = list_audit(conn, principal=principal, tenant_id=tenant_id, action=action,

@@ -26,7 +26,7 @@ def read_rejected(
     tenant_id: TenantFilter,
     reason: Annotated[str | None, Query(description="a reason code, e.g. unknown_device")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # PostgreSQL bigint
 ) -> RejectedListPublic:
     """Rejections visible to the key, newest first; `count` is the total that match.
 
