@@ -29,6 +29,7 @@ from api.routes import (
 )
 from api.routes import cap as cap_routes
 from api.routes import stream as stream_routes
+from dashboards.officials import routes as officials_pages
 from phare.db import make_pool
 from phare.settings import Settings
 
@@ -70,4 +71,6 @@ def create_app(settings: Settings) -> FastAPI:
                    stream_routes, cap_routes, exports, kpis):
         v1.include_router(module.router)
     app.include_router(v1)
+    # The officials' pages (/elus/{tenant}), in French, outside the versioned API.
+    officials_pages.mount(app)
     return app

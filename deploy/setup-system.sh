@@ -51,7 +51,8 @@ fi
 # --- Debian packages -----------------------------------------------------------------
 packages=(postgresql-$PG_VERSION postgresql-$PG_VERSION-postgis-3 postgresql-server-dev-$PG_VERSION
           postgresql-client-$PG_VERSION mosquitto mosquitto-clients python3-venv
-          cmake gcc make dpkg-dev libssl-dev libkrb5-dev)
+          cmake gcc make dpkg-dev libssl-dev libkrb5-dev
+          chromium)  # chromium: headless browser of the officials' pages test
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
