@@ -415,9 +415,20 @@ def simulate(
         help="Register devices through this API (with --api-key) instead of the database.")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="PHARE_API_KEY",
                                                 help="API key for --api-url.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Draw the scenario's pictures (one per family, PNG) into this folder instead: "
+             "computed in-process, no broker nor database.")] = None,
 ) -> None:
     """Simulate a territory: register its devices, publish its readings, write ground truth."""
     from datetime import timedelta
+
+    if plot is not None:
+        from devices.simulators.plots import draw_all
+
+        for path in draw_all(f"large:{generate}" if generate is not None else scenario, plot,
+                             seed=seed):
+            typer.echo(str(path))
+        return
 
     from devices.simulators.errors import SimulatorError
     from devices.simulators.simulate import SimulateOptions
