@@ -418,9 +418,10 @@ PROBES: dict[Permission, tuple[Probe, int]] = {
     # empty command, 404 for the alert that does not exist), one without it gets 403.
     Permission.SEND_COMMANDS: (_post("/devices/{a}/armoire-1/commands", lambda w: {}), 422),
     Permission.ACKNOWLEDGE_ALERTS: (_post("/alerts/0/ack", lambda w: {}), 404),
+    Permission.EXPORT_DATA: (_get("/exports/devices.geojson"), 200),
 }
-# Permissions no endpoint requires yet (bulk exports).
-NOT_EXPOSED = {Permission.EXPORT_DATA}
+# Permissions no endpoint requires yet.
+NOT_EXPOSED: set[Permission] = set()
 
 
 @pytest.mark.parametrize(
