@@ -85,6 +85,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         echo(f"API:      {api_url}/docs   (OpenAPI at {api_url}/openapi.json)")
         echo(f"API key:  {key}   (admin of {syndicate}, sees every tenant below it)")
         echo(f"Try:      curl -H 'Authorization: Bearer {key}' {api_url}/api/v1/devices")
+        echo(f"Élus:     {api_url}/elus/{syndicate}?key={key}   (the officials' page, in French)")
         if options.serve:
             echo("Serving until Ctrl-C.")
             while True:
