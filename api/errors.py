@@ -1,6 +1,7 @@
 """How errors reach a client: readable 422s, and database errors that never leak.
 
     RequestValidationError  -> 422 {"detail": "<sentence>", "errors": [...]}
+                               (documented in OpenAPI as `ValidationErrorPublic`)
     psycopg.OperationalError (incl. PoolTimeout), DatabaseUnavailable
                             -> 503 {"detail": "database unavailable"}
     Conflict                -> 409 {"detail": "<what already exists>"}
@@ -16,7 +17,9 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from phare.errors import DatabaseUnavailable, PhareError
 
@@ -24,6 +27,21 @@ log = logging.getLogger(__name__)
 
 _SOURCES = {"body": "field", "query": "query parameter", "path": "path parameter",
             "header": "header"}
+
+
+class InvalidInput(BaseModel):
+    loc: list[str | int] = Field(description="where: body, query, path or header, then names",
+                                 examples=[["query", "offset"]])
+    msg: str = Field(examples=["Input should be greater than or equal to 0"])
+    type: str = Field(examples=["greater_than_equal"])
+
+
+class ValidationErrorPublic(BaseModel):
+    """What a 422 answers: one readable sentence, and each invalid input."""
+
+    detail: str = Field(examples=["Invalid request: query parameter 'offset': Input should be "
+                                  "greater than or equal to 0."])
+    errors: list[InvalidInput]
 
 
 class Conflict(PhareError):
@@ -77,8 +95,40 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal error"})
 
 
+def _document_422(app: FastAPI) -> None:
+    """Makes the OpenAPI document declare the 422 body the handler above really sends.
+
+    FastAPI documents every 422 as its own `HTTPValidationError` (`detail`: a list), which
+    is not what clients get; the document is rewritten once, when first asked for.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                               description=app.description, routes=app.routes)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        model = ValidationErrorPublic.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        schemas.update(model.pop("$defs", {}))
+        schemas[ValidationErrorPublic.__name__] = model
+        ref = {"$ref": f"#/components/schemas/{ValidationErrorPublic.__name__}"}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None:
+                    response["content"] = {"application/json": {"schema": ref}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Registers the handlers above on the app."""
+    """Registers the handlers above on the app, and documents its 422s."""
+    _document_422(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)

@@ -15,7 +15,9 @@ from api.routes import alerts as alert_routes
 from api.routes import (
     audit,
     commands,
+    device_import,
     devices,
+    events,
     exports,
     health,
     jobs,
@@ -68,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (health, tenants, devices, readings, rejected, jobs, users, keys, partners,
                    audit, commands, alert_routes,
-                   stream_routes, cap_routes, exports, kpis):
+                   stream_routes, cap_routes, exports, kpis, device_import, events):
         v1.include_router(module.router)
     app.include_router(v1)
     # The officials' pages (/elus/{tenant}), in French, outside the versioned API.

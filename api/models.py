@@ -227,6 +227,57 @@ class DevicesPublic(BaseModel):
     count: int = Field(description="devices matching the filters, all pages together")
 
 
+class DeviceUpdate(BaseModel):
+    """Changes to a device: only the fields sent change (`null` clears model, DevEUI and
+    LoRaWAN id). Its tenant, id and kind do not change: register a new device instead."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    location: Location | None = None
+    model: str | None = Field(None, max_length=200)
+    dev_eui: str | None = Field(None, description="LoRaWAN DevEUI, 16 hexadecimal digits")
+    lorawan_id: str | None = Field(None, max_length=128)
+    metadata: dict[str, Any] | None = Field(None, description="replaces the whole metadata")
+
+    @field_validator("dev_eui")
+    @classmethod
+    def _dev_eui(cls, value: str | None) -> str | None:
+        return DeviceCreate._dev_eui(value)  # the same rule as at registration
+
+    @model_validator(mode="after")
+    def _something_valid(self) -> DeviceUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change: name, location, model, "
+                             "dev_eui, lorawan_id or metadata")
+        required = [f for f in ("name", "location", "metadata")
+                    if f in self.model_fields_set and getattr(self, f) is None]
+        if required:
+            raise ValueError(f"{', '.join(required)} cannot be null")
+        return self
+
+
+ImportStatus = Literal["created", "exists", "invalid", "valid"]
+
+
+class ImportRowPublic(BaseModel):
+    line: int = Field(description="CSV: the line in the file (the header is line 1); "
+                      "GeoJSON: the feature's position in `features`, from 1")
+    tenant: str | None
+    id: str | None
+    status: ImportStatus = Field(description="`valid`: would be created (dry run only)")
+    reason: str | None = Field(description="why the row is invalid, or what exists already")
+
+
+class ImportPublic(BaseModel):
+    dry_run: bool
+    created: int
+    exists: int
+    invalid: int
+    data: list[ImportRowPublic] = Field(description="one result per row, in the file's order")
+    count: int = Field(description="rows read")
+
+
 # --- readings ---------------------------------------------------------------------------
 class ReadingPoint(BaseModel):
     ts: Instant
@@ -237,6 +288,25 @@ class ReadingsPublic(BaseModel):
     data: list[ReadingPoint]
     count: int = Field(description="points in this response")
     next: str | None = Field(description="URL of the next points of the window, if any remain")
+
+
+# --- events ----------------------------------------------------------------------------
+class EventPublic(BaseModel):
+    """A device event (contract §1.3): a condition that starts (`active`) or ends."""
+
+    tenant: str
+    device_id: str
+    kind: str = Field(description="the device's kind")
+    ts: Instant
+    type: str = Field(examples=["door_open"])
+    active: bool
+    detail: dict[str, Any]
+    received_at: Instant
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    count: int = Field(description="events matching the filters, all pages together")
 
 
 # --- rejected messages ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Devices: listing, lookup and registration, always within a key's scope."""
+"""Devices: listing, lookup, registration, changes and deletion, always within a key's scope."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from api.errors import Conflict
-from api.models import DeviceCreate, DevicePublic, Location
+from api.models import DeviceCreate, DevicePublic, DeviceUpdate, Location
 
 _COLUMNS = sql.SQL(
     "d.id, t.slug as tenant, d.kind, d.name, d.model, "
@@ -100,3 +100,54 @@ def create_device(conn: psycopg.Connection, *, tenant_id: int, device: DeviceCre
         raise Conflict(
             f"device '{device.id}' already exists in tenant '{device.tenant}'"
         ) from exc
+
+
+def update_device(conn: psycopg.Connection, *, uid: int, changes: DeviceUpdate) -> dict[str, Any]:
+    """Applies the fields sent in `changes`; returns them as stored (raises Conflict on a
+    DevEUI taken by another device)."""
+    sent = changes.model_dump(include=changes.model_fields_set)
+    assignments: list[sql.Composable] = []
+    params: list[Any] = []
+    for column, value in sent.items():
+        if column == "location":
+            assignments.append(sql.SQL(
+                "location = st_setsrid(st_makepoint(%s, %s), 4326)::geography"))
+            params += [value["lon"], value["lat"]]
+        else:
+            assignments.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(Jsonb(value) if column == "metadata" else value)
+    try:
+        conn.execute(sql.SQL("update devices set {} where uid = %s")
+                     .format(sql.SQL(", ").join(assignments)), [*params, uid])
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"DevEUI {changes.dev_eui} is already registered to another device") from exc
+    return sent
+
+
+# What keeps a device: its history (time series, never deleted by the API) and the rows that
+# refer to it. Checked in this order; the first found is the reason given.
+_HISTORY = (
+    ("readings", "readings"),
+    ("events", "events"),
+    ("alerts", "alerts"),
+    ("commands", "commands"),
+)
+
+
+def device_history(conn: psycopg.Connection, *, uid: int) -> list[str]:
+    """The kinds of rows that refer to the device (readings, events, alerts, commands)."""
+    found = []
+    for table, label in _HISTORY:
+        row = conn.execute(sql.SQL("select exists (select 1 from {} where device_uid = %s)")
+                           .format(sql.Identifier(table)), (uid,)).fetchone()
+        if row and row[0]:
+            found.append(label)
+    return found
+
+
+def delete_device(conn: psycopg.Connection, *, uid: int) -> bool:
+    """Deletes a device that has no history; False if it was gone already."""
+    try:
+        return conn.execute("delete from devices where uid = %s", (uid,)).rowcount == 1
+    except psycopg.errors.ForeignKeyViolation as exc:  # a row referring to it arrived meanwhile
+        raise Conflict("the device has history (alerts or commands) and cannot be deleted") from exc

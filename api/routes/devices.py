@@ -1,4 +1,4 @@
-"""Devices: list, read one, register."""
+"""Devices: list, read one, register, change, delete."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from api.deps import Conn, DeviceManager, Reader, TenantFilter
-from api.errors import invalid
-from api.models import DeviceCreate, DevicePublic, DevicesPublic
-from api.queries.devices import create_device, get_device, list_devices
+from api.deps import Conn, DeviceManager, Reader, TenantFilter, write_scope
+from api.errors import Conflict, invalid
+from api.models import DeviceCreate, DevicePublic, DevicesPublic, DeviceUpdate
+from api.queries.devices import (
+    create_device,
+    delete_device,
+    device_history,
+    device_uid,
+    get_device,
+    list_devices,
+    update_device,
+)
 from api.queries.tenants import tenant_in_scope
 from devices.catalogue import KINDS
 from phare.tenancy import audit
@@ -74,3 +82,46 @@ def register_device(conn: Conn, principal: DeviceManager, body: DeviceCreate, re
         request.url_for("read_device", tenant=body.tenant, device_id=body.id)
     )
     return device
+
+
+_CHANGE_RESPONSES: dict[int | str, dict[str, object]] = {
+    403: {"description": "role not allowed, or tenant outside the scope"},
+    404: {"description": "no such device in the tenant"},
+}
+
+
+@router.patch("/{tenant}/{device_id}",
+              responses={**_CHANGE_RESPONSES,
+                         409: {"description": "the DevEUI is registered to another device"}})
+def change_device(conn: Conn, principal: DeviceManager, tenant: str, device_id: str,
+                  body: DeviceUpdate) -> DevicePublic:
+    """Changes a device's name, location, model, DevEUI, LoRaWAN id or metadata."""
+    tenant_id = write_scope(conn, principal, tenant, "change devices")
+    uid = device_uid(conn, scope=principal.own, tenant=tenant, device_id=device_id)
+    if uid is None:
+        raise not_found(tenant, device_id)
+    changed = update_device(conn, uid=uid, changes=body)
+    audit(conn, principal.actor, tenant_id=tenant_id, action="device.update",
+          target=f"{tenant}/{device_id}", detail=changed)
+    device = get_device(conn, scope=principal.own, tenant=tenant, device_id=device_id)
+    assert device is not None  # just updated, in scope
+    return device
+
+
+@router.delete("/{tenant}/{device_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={**_CHANGE_RESPONSES,
+                          409: {"description": "the device has history (readings, events, "
+                                "alerts or commands), which is kept: it cannot be deleted"}})
+def remove_device(conn: Conn, principal: DeviceManager, tenant: str, device_id: str) -> None:
+    """Deletes a device that never reported; one with history is kept (409 says why)."""
+    tenant_id = write_scope(conn, principal, tenant, "delete devices")
+    uid = device_uid(conn, scope=principal.own, tenant=tenant, device_id=device_id)
+    if uid is None:
+        raise not_found(tenant, device_id)
+    history = device_history(conn, uid=uid)
+    if history:
+        raise Conflict(f"device '{device_id}' of tenant '{tenant}' has {', '.join(history)}: "
+                       "its history is kept, so it cannot be deleted")
+    delete_device(conn, uid=uid)
+    audit(conn, principal.actor, tenant_id=tenant_id, action="device.delete",
+          target=f"{tenant}/{device_id}")

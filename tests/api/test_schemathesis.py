@@ -22,10 +22,6 @@ from tests.conftest import register_device
 
 # Operations with a known defect, reported rather than hidden: (method, path) -> reason.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
-# Known defect of every operation: 422 bodies are Phare's `{"detail": str, "errors": [...]}`
-# (api/errors.py) but the document declares FastAPI's HTTPValidationError (`detail`: array).
-# Their schema is checked by the strict xfail below, so that fixing it turns that test red.
-UNDOCUMENTED_422 = True
 
 # The document is the app's own (building the app opens nothing); requests go to the app of the
 # session's settings through `api_client`. schemathesis.pytest.from_fixture would bind the schema
@@ -58,17 +54,15 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, api_client: ASGICli
     # Sent by hand: schemathesis' own requests transport trips over the ASGI session's adapter.
     response = api_client.request(**case.as_transport_kwargs(base_url=api_client.base_url,
                                                               headers=headers))
-    checks = [not_a_server_error]
-    if not (UNDOCUMENTED_422 and response.status_code == 422):
-        checks.append(response_schema_conformance)
+    checks = [not_a_server_error, response_schema_conformance]
     case.validate_response(response, checks=checks, headers=headers)
 
 
-@pytest.mark.xfail(strict=True, reason="422 bodies do not match the documented HTTPValidationError")
 def test_validation_errors_match_the_documented_schema(api_client: ASGIClient,
                                                       headers: dict[str, str]) -> None:
     response = api_client.get("/api/v1/rejected?offset=-1", headers=headers)
     assert response.status_code == 422
-    documented = schema.raw_schema["components"]["schemas"]["HTTPValidationError"]
-    assert documented["properties"]["detail"]["type"] == "array"
-    assert isinstance(response.json()["detail"], list)
+    documented = schema.raw_schema["components"]["schemas"]["ValidationErrorPublic"]
+    assert documented["properties"]["detail"]["type"] == "string"
+    body = response.json()
+    assert isinstance(body["detail"], str) and isinstance(body["errors"], list)
