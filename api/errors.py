@@ -90,6 +90,17 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(status_code=503, content={"detail": "database unavailable"})
 
 
+async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
+    # Input that passed validation but that PostgreSQL cannot hold: a NUL character in a text,
+    # a number beyond its types. The client's mistake, so a 422 saying so, never a 500.
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    log.info("value refused by the database during %s %s: %s", request.method,
+             request.url.path, first)
+    return JSONResponse(status_code=422, content={
+        "detail": f"Invalid request: a value cannot be stored or compared ({first}).",
+        "errors": []})
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("database error during %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(status_code=500, content={"detail": "internal error"})
@@ -133,4 +144,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(psycopg.DataError, _bad_value)
     app.add_exception_handler(psycopg.Error, _database_error)

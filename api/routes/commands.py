@@ -144,7 +144,7 @@ def read_commands(
     device: Annotated[str | None, Query(description="only commands to this device id")] = None,
     group: Annotated[uuid.UUID | None, Query(description="only the commands of this group")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> CommandsPublic:
     """The commands the key may see, newest first; `count` is the total that match."""
     data, total = list_commands(conn, scope=principal.scope, tenant_id=tenant_id, status=status,

@@ -41,7 +41,7 @@ def read_devices(
     tenant_id: TenantFilter,
     kind: Annotated[str | None, Query(description="only devices of this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> DevicesPublic:
     """The devices the key may see, by tenant then id; `count` is the total that match."""
     if kind is not None and kind not in KINDS:

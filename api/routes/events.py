@@ -35,7 +35,7 @@ def read_events(
         alias="from", description="RFC 3339, inclusive; default: 7 days before `to`")] = None,
     to: Annotated[str | None, Query(description="RFC 3339, exclusive; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> EventsPublic:
     """Events of the devices the key may see in [from, to), newest first (at most 366 days)."""
     end = parse_instant("to", to) or datetime.now(UTC)

@@ -201,3 +201,13 @@ def test_absent_device_is_404(client: TestClient, tenant: str, admin_key: str) -
     r = client.get(f"{DEVICES}/{tenant}/nope", headers=auth(admin_key))
     assert r.status_code == 404
     assert "nope" in r.json()["detail"]
+
+
+def test_values_the_database_cannot_hold_are_422_not_500(client, admin_key):
+    """Found by Schemathesis: a NUL character or a huge offset must be the client's error."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    for query in ("kind=lighting_cabinet&tenant=a%00b", "offset=99999999999999999999999"):
+        answer = client.get(f"/api/v1/devices?{query}", headers=headers)
+        assert answer.status_code == 422, (query, answer.text)
+        assert answer.json()["detail"].startswith("Invalid request")
+    assert client.get("/api/v1/events?device=a%00b", headers=headers).status_code == 422
