@@ -88,8 +88,8 @@ class Writer:
         except psycopg.OperationalError:
             raise
         except psycopg.Error as exc:
+            # `_write`'s transaction block has already rolled the batch back.
             log.warning("batch of %d failed (%s); writing message by message", len(batch), exc)
-            self.conn.rollback()
         result = WriteResult()
         for decoded in batch:
             try:
@@ -97,7 +97,6 @@ class Writer:
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
-                self.conn.rollback()
                 failed = Decoded(topic=decoded.topic, payload=decoded.payload,
                                  tenant=decoded.tenant, device_id=decoded.device_id,
                                  dev_eui=decoded.dev_eui, ns_device_id=decoded.ns_device_id)
@@ -180,18 +179,13 @@ class Writer:
         if self._staged_batches == 0:
             try:
                 with self.conn.transaction():  # a savepoint: a duplicate undoes this COPY alone
-                    with self.conn.cursor() as cur, cur.copy(_COPY_DIRECT) as copy:
-                        copy.set_types(_COPY_TYPES)
-                        for row in rows:
-                            copy.write_row(row)
+                    with self.conn.cursor() as cur:
+                        _copy_rows(cur, _COPY_DIRECT, rows)
                 return len(rows)
             except psycopg.errors.UniqueViolation:
                 self._staged_batches = STAGED_AFTER_DUPLICATES
         with self.conn.cursor() as cur:
-            with cur.copy(_COPY) as copy:
-                copy.set_types(_COPY_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+            _copy_rows(cur, _COPY, rows)
             cur.execute(_MERGE)
             stored = cur.rowcount
         if stored < len(rows):
@@ -261,6 +255,14 @@ def _is_lorawan(d: Decoded) -> bool:
 
 def _lorawan_key(d: Decoded) -> LorawanKey:
     return (d.dev_eui.upper() if d.dev_eui else None, d.ns_device_id)
+
+
+def _copy_rows(cur: psycopg.Cursor, statement: str,
+               rows: list[tuple[datetime, int, int, str, float]]) -> None:
+    with cur.copy(statement) as copy:
+        copy.set_types(_COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _merge(total: WriteResult, one: WriteResult) -> None:
