@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from alerts import lifecycle
@@ -137,21 +138,9 @@ def acknowledge_alert(conn: Conn, principal: AlertManager, settings: CurrentSett
                       clock: Clock, alert_id: int, body: AlertAction | None = None,
                       lang: Lang = "fr") -> AlertPublic:
     """open -> acknowledged: stops its escalation. Acknowledging it again changes nothing."""
-    alert = _writable(conn, principal, alert_id)
-    comment = body.comment if body else None
-    try:
-        updated = lifecycle.acknowledge(conn, alert_id, by=_who(principal, body), now=clock(),
-                                        settings=settings, comment=comment,
-                                        actor_key_id=principal.key_id)
-    except AlertNotFound:
-        raise not_found(alert_id) from None
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    if updated.acknowledged_at != alert.acknowledged_at:
-        audit(conn, principal.actor, tenant_id=alert.tenant_id, action="alert.acknowledge",
-              target=f"{alert.tenant}/{alert.device_id}/alert-{alert.id}",
-              detail={"comment": comment} if comment else None)
-    return to_public(updated, lang)
+    return _transition(conn, principal, settings, clock, alert_id, body, lang,
+                       lifecycle.acknowledge, "alert.acknowledge",
+                       changed=lambda before, after: after.acknowledged_at != before.acknowledged_at)
 
 
 @router.post("/{alert_id}/resolve",
@@ -160,17 +149,26 @@ def resolve_alert(conn: Conn, principal: AlertManager, settings: CurrentSettings
                   alert_id: int, body: AlertAction | None = None,
                   lang: Lang = "fr") -> AlertPublic:
     """open | acknowledged -> resolved, by hand (the all-clear is notified)."""
+    return _transition(conn, principal, settings, clock, alert_id, body, lang,
+                       lifecycle.resolve, "alert.resolve", changed=lambda before, after: True)
+
+
+def _transition(conn: psycopg.Connection, principal: Principal, settings: Settings,
+                clock: Callable[[], datetime], alert_id: int, body: AlertAction | None,
+                lang: str, apply: Callable[..., Alert], action: str,
+                changed: Callable[[Alert, Alert], bool]) -> AlertPublic:
+    """Applies a hand-made transition, audits it when it changed the alert, answers it."""
     alert = _writable(conn, principal, alert_id)
     comment = body.comment if body else None
     try:
-        updated = lifecycle.resolve(conn, alert_id, by=_who(principal, body), now=clock(),
-                                    settings=settings, comment=comment,
-                                    actor_key_id=principal.key_id)
+        updated = apply(conn, alert_id, by=_who(principal, body), now=clock(), settings=settings,
+                        comment=comment, actor_key_id=principal.key_id)
     except AlertNotFound:
         raise not_found(alert_id) from None
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    audit(conn, principal.actor, tenant_id=alert.tenant_id, action="alert.resolve",
-          target=f"{alert.tenant}/{alert.device_id}/alert-{alert.id}",
-          detail={"comment": comment} if comment else None)
+    if changed(alert, updated):
+        audit(conn, principal.actor, tenant_id=alert.tenant_id, action=action,
+              target=f"{alert.tenant}/{alert.device_id}/alert-{alert.id}",
+              detail={"comment": comment} if comment else None)
     return to_public(updated, lang)
