@@ -13,6 +13,8 @@ import httpx
 import paho.mqtt.client as mqtt
 import uvicorn
 
+from alerts.service import AlertService
+from analytics.runner import Runner
 from api.main import create_app
 from devices.simulators.labels import store
 from devices.simulators.runner import register, run
@@ -59,7 +61,16 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
     consumer.start()
     if not consumer.wait_connected(15):
         raise RuntimeError(f"cannot reach the MQTT broker at {settings.mqtt_url}")
+    # The simulated days are replayed in minutes: the rules engine must treat them as live
+    # observations (by default it opens no alert from a backlog older than an hour).
+    span_s = int(timedelta(days=options.days).total_seconds()) + 3600
+    alerts = AlertService(settings.model_copy(update={
+        "alerts_stale_after_s": max(settings.alerts_stale_after_s, span_s)}))
+    alerts.start()
+    if not alerts.wait_ready(15):
+        raise RuntimeError("the alerts engine did not start")
     server = _start_api(settings)
+    stop_worker = threading.Event()
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     try:
         devices = sim.devices
@@ -79,7 +90,14 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
             conn.commit()
         echo(f"ground truth: {len(labels)} injected faults labelled in table ground_truth "
              f"(run {sim.run.id})")
+        _wait_for_outbox(settings)
+        echo("running the analytics jobs once (rollups, leaks, lighting, energy …) …")
+        runner = Runner(settings, should_stop=stop_worker.is_set)
+        for r in runner.run_due():
+            seconds = (r.finished_at - r.started_at).total_seconds()
+            echo(f"  {r.job:<16}{r.status:<8}{r.rows:>8} rows {seconds:>6.1f} s")
         _summary(settings, echo)
+        _alerts_summary(settings, echo)
         _served_by_api(settings, api_url, key, [t.slug for t in tenants], echo)
         echo("")
         echo(f"API:      {api_url}/docs   (OpenAPI at {api_url}/openapi.json)")
@@ -87,13 +105,18 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         echo(f"Try:      curl -H 'Authorization: Bearer {key}' {api_url}/api/v1/devices")
         echo(f"Élus:     {api_url}/elus/{syndicate}?key={key}   (the officials' page, in French)")
         if options.serve:
-            echo("Serving until Ctrl-C.")
-            while True:
-                time.sleep(3600)
+            echo("Serving until Ctrl-C (ingest, alerts and the scheduled jobs keep running).")
+            threading.Thread(target=runner.run_forever, args=(stop_worker,), name="phare-worker",
+                             daemon=True).start()
+            while alerts.failure is None:
+                time.sleep(1)
+            raise RuntimeError(f"the alerts engine failed: {alerts.failure}")
     except KeyboardInterrupt:
         echo("stopping …")
     finally:
+        stop_worker.set()
         server.should_exit = True
+        alerts.stop()
         consumer.stop()
 
 
@@ -151,6 +174,17 @@ def _wait_until_idle(consumer: Consumer, quiet_s: float = 2.0, timeout_s: float 
         time.sleep(0.2)
 
 
+def _wait_for_outbox(settings: Settings, timeout_s: float = 120) -> None:
+    """Until the rules engine has taken every item ingest put in the outbox."""
+    deadline = time.monotonic() + timeout_s
+    with db.connect(settings, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("select count(*) from alert_inbox").fetchone()
+            if row is None or row[0] == 0:
+                return
+            time.sleep(0.2)
+
+
 def _served_by_api(settings: Settings, api_url: str, key: str, tenants: list[str],
                    echo: Callable[[str], None]) -> None:
     """One device of each kind of the demo's tenants, read back through the HTTP API as a
@@ -192,3 +226,12 @@ def _summary(settings: Settings, echo: Callable[[str], None]) -> None:
                             "order by count(*) desc").fetchall()
         for reason, n in rows or [("(none)", 0)]:
             echo(f"  {reason:<24}{n:>8}")
+
+
+def _alerts_summary(settings: Settings, echo: Callable[[str], None]) -> None:
+    with db.connect(settings) as conn:
+        rows = conn.execute("select type, status, count(*) from alerts group by type, status "
+                            "order by type, status").fetchall()
+    echo("Alerts, per type and status:")
+    for alert_type, status, n in rows or [("(none)", "", 0)]:
+        echo(f"  {alert_type:<24}{status:<14}{n:>6}")

@@ -28,3 +28,9 @@ def test_demo_stores_and_serves_every_family(settings):
     assert re.search(r"^  unknown_device\s+[1-9]", text, re.M)
     assert re.search(r"^  invalid_json\s+[1-9]", text, re.M)
     assert "Authorization: Bearer phk_" in text
+    # The jobs ran once over the simulated days, and the rules engine saw them as they came.
+    rollups = re.search(r"^  rollups\s+ok\s+(\d+) rows", text, re.M)
+    assert rollups and int(rollups[1]) > 0, text
+    assert re.search(r"^  (lighting|leaks|energy)\s+ok", text, re.M), text
+    assert "Alerts, per type and status:" in text
+    assert not re.search(r"^  \S+\s+failed", text, re.M), text
