@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -187,6 +188,8 @@ def point_in_polygon(x: float, y: float, polygon: Sequence[tuple[float, float]])
 
 
 # --- the astronomical clock --------------------------------------------------------------
+# Jobs ask for the same cabinet's night once per reading: astral's solar equations cost ~50 µs.
+@lru_cache(maxsize=65_536)
 def sun_times(lat: float, lon: float, night: date) -> tuple[datetime, datetime]:
     """Sunset of the evening `night` and sunrise of the morning after, in UTC."""
     observer = Observer(latitude=lat, longitude=lon)
