@@ -15,6 +15,14 @@ def _capitalized(text: str) -> str:
 
 
 KIND_LABELS: dict[str, str] = {name: _capitalized(k.label_fr) for name, k in KINDS.items()}
+# One colour per kind: the overview's map draws its markers in them, its table says which.
+KIND_COLORS: dict[str, str] = {
+    "lighting_cabinet": "yellow",
+    "acoustic_leak_sensor": "blue",
+    "water_flow_meter": "purple",
+    "hazard_detector": "red",
+    "building_meter": "green",
+}
 
 EVENT_LABELS: dict[str, str] = {
     "door_open": "Porte ouverte",

@@ -222,15 +222,22 @@ def state_timeline(key: str, title: str, query: str, *, description: str,
                  min_interval=min_interval)
 
 
-def geomap(key: str, title: str, query: str, *, description: str) -> Panel:
-    """A map of points from `latitude` and `longitude` columns."""
+def geomap(key: str, title: str, query: str, *, description: str, color_field: str,
+           overrides: Sequence[Json] = ()) -> Panel:
+    """A map of points from `latitude` and `longitude` columns, coloured by `color_field`.
+
+    Grafana colours each marker by the field's display colour, which is its value mapping's
+    when the field has mappings (`overrides`); the markers legend would list the field's
+    thresholds, not its mappings, so it is off: a table beside the map says the colours.
+    """
     layer = {"type": "markers", "name": "Équipements",
              "location": {"mode": "coords", "latitude": "latitude", "longitude": "longitude"},
-             "config": {"showLegend": True,
-                        "style": {"color": {"field": "famille", "fixed": "dark-green"},
+             "config": {"showLegend": False,
+                        "style": {"color": {"field": color_field, "fixed": "dark-green"},
                                   "size": {"fixed": 6}, "opacity": 0.8}},
              "tooltip": True}
     return Panel(key, title, "geomap", (Target(query, "table"),), description,
+                 overrides=tuple(overrides),
                  options={"view": {"id": "fit", "padding": 10},
                           "controls": {"showZoom": True, "mouseWheelZoom": True},
                           "basemap": {"type": "default", "name": "Fond de carte"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.model import Severity, Status
 from dashboards.grafana.alert_panels import alerts_table
-from dashboards.grafana.labels import KIND_LABELS
+from dashboards.grafana.labels import KIND_COLORS, KIND_LABELS
 from dashboards.grafana.model import (
     Dashboard,
     column,
@@ -72,7 +72,7 @@ MAP = render(
 
 
 def dashboard() -> Dashboard:
-    kinds = value_mappings(KIND_LABELS)
+    kinds = value_mappings(KIND_LABELS, KIND_COLORS)
     return Dashboard(
         "overview", "Phare — Vue d'ensemble",
         "Le territoire en un coup d'œil : équipements, valeurs reçues, alertes, rejets, carte.",
@@ -91,10 +91,17 @@ def dashboard() -> Dashboard:
                  field_thresholds=thresholds(("green", None), ("orange", 1)),
                  description="Messages que l'ingestion n'a pas pu enregistrer sur la période."),
             table("devices-by-kind", "Équipements par famille", DEVICES_BY_KIND, width=12,
-                  height=12, overrides=[column("Famille", mappings=kinds)],
-                  description="Nombre d'équipements de chaque famille, et combien sont muets."),
-            geomap("devices-map", "Carte des équipements", MAP,
-                   description="Position des équipements enregistrés."),
+                  height=12, overrides=[column("Famille", mappings=kinds,
+                                               **{"custom.cellOptions": {"type": "color-text"}})],
+                  description="Nombre d'équipements de chaque famille, et combien sont muets ; "
+                              "la couleur de chaque famille est celle de ses points sur la "
+                              "carte."),
+            geomap("devices-map", "Carte des équipements", MAP, color_field="famille",
+                   # One threshold step: the colours are the mappings', whatever the value.
+                   overrides=[column("famille", mappings=kinds,
+                                     thresholds=thresholds(("dark-green", None)))],
+                   description="Position des équipements enregistrés, en couleur par famille "
+                               "(voir le tableau « Équipements par famille »)."),
             alerts_table("latest-alerts", "Alertes", None,
                          description="Alertes en cours, et celles ouvertes sur la période."),
         ),

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from dashboards.grafana import all_dashboards
-from dashboards.grafana.labels import EVENT_LABELS, KIND_LABELS
+from dashboards.grafana.labels import EVENT_LABELS, KIND_COLORS, KIND_LABELS
 from devices.catalogue import KINDS
 from tests.dashboards.test_queries import PANELS, tables_read
 
@@ -23,7 +23,7 @@ def test_keys_and_uids_are_unique() -> None:
 
 
 def test_labels_cover_the_catalogue() -> None:
-    assert set(KIND_LABELS) == set(KINDS)
+    assert set(KIND_LABELS) == set(KINDS) == set(KIND_COLORS)
     event_types = {t for k in KINDS.values() for t in k.event_types}
     assert event_types <= set(EVENT_LABELS)
 
