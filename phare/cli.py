@@ -343,6 +343,45 @@ def dashboards_export(
     typer.echo(f"data source: {connection.masked}; set {PASSWORD_ENV} in Grafana's environment")
 
 
+@dashboards_app.command("preview")
+def dashboards_preview(
+    out: Annotated[Path, typer.Option(help="Folder of the pictures (grafana-<dashboard>.png), "
+                                           "e.g. docs/images.")],
+    tenant: Annotated[list[str] | None, typer.Option(
+        help="$tenant: a tenant's slug or id (repeatable; default: all, as Grafana's All).")] = None,
+    dashboard: Annotated[list[str] | None, typer.Option(
+        help="Only this dashboard: overview, lighting, water, hazards, buildings, operations "
+             "(repeatable).")] = None,
+    to: Annotated[str | None, typer.Option(
+        help="End of the range, ISO 8601 (default: now; UTC if no offset).")] = None,
+    span: Annotated[str | None, typer.Option(
+        "--range", help="Length of the range, e.g. 7d (default: the dashboard's own).")] = None,
+) -> None:
+    """Draw each dashboard from the database as a PNG: Phare's preview of what Grafana shows
+    (its JSON model, its panels' SQL), not a capture of Grafana."""
+    from dashboards.preview import parse_instant, preview_all
+
+    settings = load_settings()
+    failed = False
+    try:
+        end = parse_instant(to) if to is not None else None
+        for written in preview_all(settings, out, keys=dashboard or (), tenants=tenant or (),
+                                   to=end, span=span):
+            shown = written.rendering
+            typer.echo(f"{written.path}: {len(shown.panels)} panels, "
+                       f"{shown.start:%Y-%m-%d %H:%M} → {shown.end:%Y-%m-%d %H:%M} UTC, "
+                       f"tenants: {shown.tenants.text}")
+            if written.empty:
+                typer.echo("  no data: " + "; ".join(written.empty))
+            for error in written.errors:
+                failed = True
+                typer.echo(f"  error: {error}", err=True)
+    except PhareError as exc:
+        raise fail(exc) from None
+    if failed:
+        raise typer.Exit(1)
+
+
 commands_app = typer.Typer(help="Commands to devices (switch, dim, schedule).",
                            no_args_is_help=True)
 app.add_typer(commands_app, name="commands")
