@@ -106,4 +106,6 @@ def dashboard() -> Dashboard:
                                    "moyenne sur une heure : ce qui reste allumé quand "
                                    "personne n'est là."),
         ),
+        # A week by default: its panels are one bar per day (two days showed two).
+        time_from="now-7d",
     )

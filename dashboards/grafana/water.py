@@ -60,4 +60,6 @@ def dashboard() -> Dashboard:
                          description="Alertes de fuite d'eau en cours, et celles ouvertes "
                                      "sur la période."),
         ),
+        # A week by default: its panels are one bar per night (two days showed two).
+        time_from="now-7d",
     )

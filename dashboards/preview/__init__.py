@@ -4,8 +4,9 @@ It reads the JSON model Phare gives Grafana (`Dashboard.to_json()`: panels, `gri
 field configuration), runs every panel's SQL against Phare's database with Grafana's macros
 expanded by `dashboards.grafana.macros` (the expander the tests check the panels with), turns
 the rows into data frames as Grafana's PostgreSQL data source does (`frames.py`), and draws the
-grid with matplotlib in Grafana's dark theme (`panels.py`, `render.py`). Each picture says in
-its corner that it is Phare's preview, not a capture of Grafana. `phare dashboards preview`
+grid with matplotlib in Grafana's dark theme (`panels.py`: a drawer per panel type;
+`canvas.py`: pixels, text, legends, axes; `render.py`: the grid). Each picture says in its
+corner that it is Phare's preview, not a capture of Grafana. `phare dashboards preview`
 writes them (docs/dashboards.md, "Pictures").
 """
 

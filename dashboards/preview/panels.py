@@ -10,32 +10,40 @@ be counted (`PanelRendering.marks`).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
-import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.collections import PathCollection
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter
 
 from dashboards.preview import theme
-from dashboards.preview.fields import TIMEZONE, Display, display, format_value, merged
+from dashboards.preview.canvas import (
+    LEGEND_ROW_PX,
+    Box,
+    Canvas,
+    date_num,
+    draw_legend,
+    draw_text,
+    ellipsized,
+    fit_legend,
+    pt,
+    style_axes,
+    text_width,
+    time_axis,
+    value_axis,
+)
+from dashboards.preview.fields import Display, display, merged
 from dashboards.preview.frames import Field, Frame
 from dashboards.preview.query import PanelData
 
 Json = dict[str, Any]
-DPI = 100
 DATA = "data"  # gid of the marks drawn from data
 HEADER_PX = 32
 PAD_PX = 8
@@ -43,49 +51,6 @@ NO_DATA = "Aucune donnée"
 # What Grafana gives a panel that sets none (packages/grafana-data/src/field/fieldOverrides).
 DEFAULT_THRESHOLDS = {"mode": "absolute", "steps": [{"color": "green", "value": None},
                                                     {"color": "red", "value": 80}]}
-
-
-def pt(px: float) -> float:
-    """Pixels (as Grafana's CSS sizes them) in points, at the pictures' resolution."""
-    return px * 72 / DPI
-
-
-_MEASURE = RendererAgg(1, 1, DPI)
-
-
-@lru_cache(maxsize=8192)
-def text_width(text: str, size_px: float, bold: bool = False) -> float:
-    """The width in pixels of `text` in the pictures' font."""
-    if not text:
-        return 0.0
-    font = FontProperties(family=theme.FONT, weight="bold" if bold else "normal", size=pt(size_px))
-    width, _, _ = _MEASURE.get_text_width_height_descent(text, font, ismath=False)
-    return float(width)
-
-
-def ellipsized(text: str, width_px: float, size_px: float) -> str:
-    if text_width(text, size_px) <= width_px:
-        return text
-    while text and text_width(text + "…", size_px) > width_px:
-        text = text[:-1]
-    return text + "…" if text else ""
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """A rectangle in pixels, from the picture's top left corner."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    def inset(self, left: float, top: float, right: float | None = None,
-              bottom: float | None = None) -> Box:
-        right = left if right is None else right
-        bottom = top if bottom is None else bottom
-        return Box(self.x + left, self.y + top, max(self.w - left - right, 1),
-                   max(self.h - top - bottom, 1))
 
 
 @dataclass(slots=True)
@@ -133,46 +98,6 @@ class PanelRendering:
         return out
 
 
-class Canvas:
-    """A figure in pixels: boxes become axes, sizes in px become points."""
-
-    def __init__(self, figure: Figure, width: float, height: float) -> None:
-        self.figure, self.width, self.height = figure, width, height
-
-    def axes(self, box: Box, *, visible: bool = False) -> Axes:
-        ax = self.figure.add_axes((box.x / self.width, 1 - (box.y + box.h) / self.height,
-                                   box.w / self.width, box.h / self.height))
-        ax.set_facecolor("none")
-        if not visible:
-            ax.set_axis_off()
-        ax.set_xlim(0, box.w)
-        ax.set_ylim(box.h, 0)  # pixels, from the top
-        return ax
-
-    def rect(self, box: Box, color: str, *, edge: str | None = None, alpha: float = 1.0,
-             zorder: float = -1) -> None:
-        """A rectangle under every axes (the figure draws its own patches after its axes)."""
-        self.figure.patches.append(Rectangle(
-            (box.x / self.width, 1 - (box.y + box.h) / self.height),
-            box.w / self.width, box.h / self.height, transform=self.figure.transFigure,
-            facecolor=color, edgecolor=edge or "none", linewidth=pt(1), alpha=alpha,
-            zorder=zorder))
-
-    def text(self, x: float, y: float, text: str, *, size: float = 14, color: str = theme.TEXT,
-             ha: str = "left", va: str = "center", bold: bool = False) -> Text:
-        return self.figure.text(x / self.width, 1 - y / self.height, text, fontsize=pt(size),
-                                color=color, ha=ha, va=va, family=theme.FONT,
-                                fontweight="bold" if bold else "normal")
-
-
-def draw_text(ax: Axes, x: float, y: float, text: str, *, size: float = 14,
-          color: str = theme.TEXT, ha: str = "left", va: str = "center", bold: bool = False,
-          gid: str | None = None, clip: bool = True) -> Text:
-    """Text in an axes laid out in pixels (`Canvas.axes`)."""
-    return ax.text(x, y, text, fontsize=pt(size), color=color, ha=ha, va=va, family=theme.FONT,
-                   fontweight="bold" if bold else "normal", gid=gid, clip_on=clip)
-
-
 # --- the panel's configuration per field -------------------------------------------------
 def field_config(panel: Json, name: str) -> Json:
     config = panel.get("fieldConfig", {})
@@ -183,118 +108,6 @@ def field_config(panel: Json, name: str) -> Json:
 
 def _fields(data: PanelData) -> list[tuple[Frame, Field]]:
     return [(f, fl) for f in data.frames for fl in f.number_fields()]
-
-
-# --- legends ----------------------------------------------------------------------------
-LEGEND_ROW_PX = 22
-LEGEND_TEXT_PX = 12
-
-
-def legend_rows(items: Sequence[tuple[str, str]], width: float) -> list[list[tuple[str, str]]]:
-    rows: list[list[tuple[str, str]]] = [[]]
-    x = 0.0
-    for name, color in items:
-        w = 14 + 6 + text_width(name, LEGEND_TEXT_PX) + 16
-        if x + w > width and rows[-1]:
-            rows.append([])
-            x = 0.0
-        rows[-1].append((name, color))
-        x += w
-    return rows if rows[0] else []
-
-
-def draw_legend(ax: Axes, rows: Sequence[Sequence[tuple[str, str]]], box: Box,
-                hidden: int = 0) -> None:
-    for r, row in enumerate(rows):
-        x, y = box.x, box.y + r * LEGEND_ROW_PX + LEGEND_ROW_PX / 2
-        for name, color in row:
-            ax.add_patch(Rectangle((x, y - 2), 14, 4, facecolor=color, edgecolor="none"))
-            draw_text(ax, x + 20, y, name, size=LEGEND_TEXT_PX)
-            x += 14 + 6 + text_width(name, LEGEND_TEXT_PX) + 16
-        if hidden and r == len(rows) - 1:
-            draw_text(ax, x, y, f"… et {hidden} autres", size=LEGEND_TEXT_PX, color=theme.TEXT_WEAK)
-
-
-def fit_legend(items: Sequence[tuple[str, str]], box: Box,
-               max_share: float = 0.35) -> tuple[list[list[tuple[str, str]]], int]:
-    """The legend rows that fit in `max_share` of the box's height, and how many items did not
-    (Grafana scrolls a long legend; the picture says how many are cut)."""
-    rows = legend_rows(items, box.w)
-    room = max(1, int(box.h * max_share // LEGEND_ROW_PX))
-    if len(rows) <= room:
-        return rows, 0
-    kept = rows[:room]
-    reserve = text_width("… et 999 autres", LEGEND_TEXT_PX) + 16
-    last = kept[-1]
-    while last and sum(14 + 22 + text_width(n, LEGEND_TEXT_PX) for n, _ in last) + reserve > box.w:
-        last.pop()
-    shown = sum(len(r) for r in kept)
-    return kept, len(items) - shown
-
-
-# --- time axes --------------------------------------------------------------------------
-def _naive(t: datetime) -> float:
-    return float(mdates.date2num(t))
-
-
-_TIME_STEPS = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30)] + \
-    [timedelta(hours=h) for h in (1, 2, 3, 6, 12)] + [timedelta(days=d) for d in (1, 2, 7, 14, 30)]
-
-
-def time_ticks(start: datetime, end: datetime, width_px: float) -> list[datetime]:
-    """Ticks at round local times (Paris), about one per 110 px, as Grafana's time axis."""
-    room = max(2, int(width_px // 110))
-    step = next((s for s in _TIME_STEPS if (end - start) / s <= room), _TIME_STEPS[-1])
-    local = start.astimezone(TIMEZONE)
-    t = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    ticks = []
-    while t <= end:
-        if t >= start:
-            ticks.append(t)
-        if step >= timedelta(days=1):  # local midnights, whatever the clock change
-            t = (t + step + timedelta(hours=3)).astimezone(TIMEZONE).replace(hour=0)
-        else:
-            t = (t.astimezone(TIMEZONE) + step).astimezone(TIMEZONE)
-    return ticks
-
-
-def time_axis(ax: Axes, start: datetime, end: datetime, width_px: float) -> None:
-    ax.set_xlim(_naive(start), _naive(end))
-    ax.xaxis.set_major_locator(FixedLocator([_naive(t) for t in time_ticks(start, end, width_px)]))
-    multi_day = end - start > timedelta(days=1)
-
-    def label(value: float, _pos: int | None = None) -> str:
-        t = mdates.num2date(value, tz=TIMEZONE)
-        if not multi_day:
-            return t.strftime("%H:%M")
-        return t.strftime("%d/%m") if (t.hour, t.minute) == (0, 0) else t.strftime("%d/%m %H:%M")
-
-    ax.xaxis.set_major_formatter(FuncFormatter(label))
-
-
-def _trimmed(text: str) -> str:
-    """`1.50 kW` → `1.5 kW`, `0.00` → `0` (axis ticks, as Grafana writes them)."""
-    text = re.sub(r"(\.\d*?[1-9])0+(?!\d)", r"\1", text)
-    return re.sub(r"\.0+(?!\d)", "", text)
-
-
-def value_axis(ax: Axes, config: Json, height_px: float,
-               side: Literal["left", "right"] = "left") -> None:
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=max(2, int(height_px // 45)),
-                                           steps=[1, 2, 2.5, 5, 10]))
-    ax.yaxis.set_major_formatter(FuncFormatter(
-        lambda v, _p: _trimmed(format_value(v, {**config, "decimals": None}))))
-    ax.yaxis.set_ticks_position(side)
-    ax.yaxis.set_label_position(side)
-
-
-def style_axes(ax: Axes) -> None:
-    ax.set_facecolor("none")
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.tick_params(colors=theme.TEXT_WEAK, labelsize=pt(12), length=0, pad=pt(6))
-    ax.grid(True, color=theme.GRID, linewidth=pt(1))
-    ax.set_axisbelow(True)
 
 
 # --- drawers ----------------------------------------------------------------------------
@@ -312,16 +125,12 @@ class Context:
     def no_data(self) -> None:
         self.rendering.empty = True
         draw_text(self.base, self.box.w / 2, self.box.h / 2, NO_DATA, size=16, color=theme.TEXT_WEAK,
-              ha="center")
+                  ha="center")
 
     def add_axes(self, box: Box, *, visible: bool = False) -> Axes:
         ax = self.canvas.axes(box, visible=visible)
         self.rendering.axes.append(ax)
         return ax
-
-    def local(self, box: Box) -> Box:
-        """`box` (in the picture) relative to the content's axes."""
-        return Box(box.x - self.box.x, box.y - self.box.y, box.w, box.h)
 
 
 def draw_timeseries(ctx: Context) -> None:
@@ -379,7 +188,7 @@ def draw_timeseries(ctx: Context) -> None:
             frame, fl = series[index]
             time_field = frame.time_field()
             assert time_field is not None
-            times = [_naive(t) for t in time_field.values]
+            times = [date_num(t) for t in time_field.values]
             values = [math.nan if v is None else float(v) for v in fl.values]
             custom = configs[index]["custom"]
             bars = custom.get("drawStyle") == "bars"
@@ -391,7 +200,7 @@ def draw_timeseries(ctx: Context) -> None:
                 thresholds_drawn.add(id(ax))
                 _draw_thresholds(ax, configs[index], style)
         ax.set_ylim(*_value_range(drawn, include_zero=bars_only))
-        ax.set_xlim(_naive(ctx.start), _naive(ctx.end))
+        ax.set_xlim(date_num(ctx.start), date_num(ctx.end))
     if rows:
         draw_legend(ctx.base, rows, Box(8, ctx.box.h - legend_h - 2, ctx.box.w - 16, legend_h),
                     hidden)
@@ -485,17 +294,17 @@ def draw_stat(ctx: Context) -> None:
         if background:
             ctx.base.add_patch(Rectangle((x, y), tile_w, tile_h, facecolor=color,
                                          edgecolor="none"))
-        text_color = theme.TEXT_ON_COLOR if background else (
+        text_color = theme.text_on(color) if background else (
             color if options.get("colorMode") == "value" else theme.TEXT_STRONG)
         name_px = min(16.0, tile_h * 0.18) if show_name else 0
         if show_name:
             draw_text(ctx.base, x + tile_w / 2, y + tile_h * 0.24, ellipsized(name, tile_w - 12, name_px),
-                  size=name_px, color=text_color, ha="center")
+                      size=name_px, color=text_color, ha="center")
         room_h = tile_h * (0.55 if show_name else 0.7)
         size = min(room_h, (tile_w - 16) / max(1, text_width(shown.text or " ", 10) / 10))
         draw_text(ctx.base, x + tile_w / 2, y + tile_h * (0.62 if show_name else 0.5),
-              shown.text or "—", size=max(size, 10), color=text_color, ha="center", bold=True,
-              gid=DATA)
+                  shown.text or "—", size=max(size, 10), color=text_color, ha="center", bold=True,
+                  gid=DATA)
 
 
 TABLE_ROW_PX = 36
@@ -520,7 +329,7 @@ def draw_table(ctx: Context) -> None:
         right = _right_aligned(column)
         label = ellipsized(column.display_name, min(width, ctx.box.w - x) - 16, TABLE_TEXT_PX)
         draw_text(ax, x + (width - 8 if right else 8), TABLE_ROW_PX / 2, label, size=TABLE_TEXT_PX,
-              color=theme.NAMED["light-blue"], ha="right" if right else "left", bold=True)
+                  color=theme.NAMED["light-blue"], ha="right" if right else "left", bold=True)
     visible = int((ctx.box.h - TABLE_ROW_PX) // TABLE_ROW_PX)
     for r in range(min(frame.length, visible)):
         y = TABLE_ROW_PX * (r + 1)
@@ -535,7 +344,7 @@ def draw_table(ctx: Context) -> None:
             if cell == "color-background" and shown.color:
                 ax.add_patch(Rectangle((x, y), min(width, ctx.box.w - x), TABLE_ROW_PX,
                                        facecolor=shown.color, edgecolor="none"))
-                text_color = theme.TEXT_ON_COLOR
+                text_color = theme.text_on(shown.color)
             elif cell == "color-text" and shown.color:
                 text_color = shown.color
             right = _right_aligned(column)
@@ -580,24 +389,27 @@ def draw_state_timeline(ctx: Context) -> None:
     ax.yaxis.set_visible(False)
     time_axis(ax, ctx.start, ctx.end, plot_box.w)
     n = len(series)
+    # One name per row while they fit; else every k-th (Grafana's overlap and are unreadable).
+    every = max(1, math.ceil(16 * n / plot_box.h))
     row_share = float(options.get("rowHeight", 0.9))
     fill = float(configs[0]["custom"].get("fillOpacity", 70)) / 100
-    end = _naive(ctx.end)
+    end = date_num(ctx.end)
     for i, ((frame, fl), config) in enumerate(zip(series, configs, strict=True)):
         time_field = frame.time_field()
         assert time_field is not None
-        times = [_naive(t) for t in time_field.values]
+        times = [date_num(t) for t in time_field.values]
         y = n - 1 - i
-        label_y = (i + 0.5) / n * plot_box.h
-        draw_text(ctx.base, label_w - 8, plot_box.y - ctx.box.y + label_y,
-              ellipsized(fl.display_name, label_w - 12, 12), size=12, ha="right")
+        if i % every == 0:
+            label_y = (i + 0.5) / n * plot_box.h
+            draw_text(ctx.base, label_w - 8, plot_box.y - ctx.box.y + label_y,
+                      ellipsized(fl.display_name, label_w - 12, 12), size=12, ha="right")
         spans = _spans(times, fl.values, end, bool(options.get("mergeValues", True)))
         for t0, t1, value in spans:
             color = display(value, config).color or theme.NAMED["green"]
             ax.add_patch(Rectangle((t0, y - row_share / 2), t1 - t0, row_share, facecolor=color,
                                    edgecolor=theme.PANEL, linewidth=pt(1), alpha=fill, gid=DATA))
     ax.set_ylim(-0.5, n - 0.5)
-    ax.set_xlim(_naive(ctx.start), end)
+    ax.set_xlim(date_num(ctx.start), end)
     if rows:
         draw_legend(ctx.base, rows, Box(8, ctx.box.h - legend_h - 2, ctx.box.w - 16, legend_h),
                     hidden)
@@ -710,7 +522,7 @@ def draw_bargauge(ctx: Context) -> None:
         shown = display(value, config)
         y = i * row
         draw_text(ctx.base, name_w - 8, y + row / 2, ellipsized(name, name_w - 12, 12), size=12,
-              ha="right")
+                  ha="right")
         bar_w = (ctx.box.w - name_w - 90) * (float(value) / top if isinstance(value, int | float)
                                              and top > 0 else 0)
         ctx.base.add_patch(Rectangle((name_w, y + row * 0.15), ctx.box.w - name_w - 90,
@@ -719,7 +531,7 @@ def draw_bargauge(ctx: Context) -> None:
                                      facecolor=shown.color or theme.NAMED["green"],
                                      edgecolor="none", gid=DATA))
         draw_text(ctx.base, ctx.box.w - 4, y + row / 2, shown.text, size=14, ha="right",
-              color=shown.color or theme.TEXT, bold=True)
+                  color=shown.color or theme.TEXT, bold=True)
 
 
 DRAWERS: dict[str, Callable[[Context], None]] = {

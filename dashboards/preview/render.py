@@ -15,22 +15,12 @@ from typing import Any
 
 import psycopg
 from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
 
 from dashboards.preview import theme
+from dashboards.preview.canvas import DPI, Box, Canvas, draw_text, ellipsized, text_width
 from dashboards.preview.fields import TIMEZONE
-from dashboards.preview.panels import (
-    DPI,
-    DRAWERS,
-    HEADER_PX,
-    PAD_PX,
-    Box,
-    Canvas,
-    Context,
-    PanelRendering,
-    draw_text,
-    ellipsized,
-    text_width,
-)
+from dashboards.preview.panels import DRAWERS, HEADER_PX, PAD_PX, Context, PanelRendering
 from dashboards.preview.query import (
     PanelData,
     Tenants,
@@ -188,16 +178,15 @@ def _panel(canvas: Canvas, panel: Json, data: PanelData, start: datetime, end: d
     if drawer is None:
         rendering.supported = False
         draw_text(base, content.w / 2, content.h / 2,
-              f"type de panneau « {kind} » non rendu par l'aperçu", size=14,
-              color=theme.NOTICE, ha="center")
+                  f"type de panneau « {kind} » non rendu par l'aperçu", size=14,
+                  color=theme.NOTICE, ha="center")
         return rendering
     drawer(ctx)
     return rendering
 
 
-def _corner() -> Any:
-    from matplotlib.patches import Polygon
-
+def _corner() -> Polygon:
+    """Grafana's red corner of a panel whose query failed."""
     return Polygon([(0, 0), (22, 0), (0, 22)], closed=True, facecolor=theme.NAMED["red"],
                    edgecolor="none")
 

@@ -17,7 +17,8 @@ GRID = "#2b2f33"
 TEXT = "#ccccdc"
 TEXT_STRONG = "#d8d9da"
 TEXT_WEAK = "#8e8e93"
-TEXT_ON_COLOR = "#ffffff"
+ON_DARK = "#f7f8fa"  # text on a coloured background, by its brightness (Grafana's rule)
+ON_LIGHT = "#202226"
 NOTICE = "#ff9830"  # the preview's corner notice
 
 # Grafana's named visualization colours (dark theme), the base hue of each.
@@ -58,6 +59,14 @@ def color(name: str | None, default: str = NAMED["green"]) -> str:
     if name.startswith("#"):
         return name
     return NAMED.get(name, default)
+
+
+def text_on(background: str) -> str:
+    """Light or dark text on `background`: dark above a perceived brightness of 180 (of 255),
+    as Grafana's `getTextColorForBackground`."""
+    hex_ = background.lstrip("#")[:6]
+    r, g, b = (int(hex_[i:i + 2], 16) for i in (0, 2, 4))
+    return ON_LIGHT if (r * 299 + g * 587 + b * 114) / 1000 > 180 else ON_DARK
 
 
 def series_color(index: int) -> str:

@@ -23,6 +23,7 @@ from dashboards.preview.frames import series_frame
 from dashboards.preview.panels import DRAWERS, HEADER_PX, NO_DATA, PAD_PX, PanelRendering
 from dashboards.preview.query import PreviewError, panel_context, time_range
 from dashboards.preview.render import Rendering, panel_box, query_dashboard, render_dashboard
+from tests.conftest import ROOT
 from tests.dashboards.conftest import Territory
 from tests.dashboards.test_queries import skip_missing
 
@@ -184,3 +185,17 @@ def test_dashboard_range() -> None:
     assert (end - start, end) == (timedelta(days=2), to)
     start, _ = time_range(BOARDS[0].to_json(), to=to, span="7d")
     assert end - start == timedelta(days=7)
+
+
+def test_docs_show_a_picture_of_every_dashboard() -> None:
+    """docs/dashboards.md and the README show each dashboard's picture, which exists, and say
+    how to regenerate them."""
+    docs = (ROOT / "docs/dashboards.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for board in BOARDS:
+        name = f"grafana-{board.key}.png"
+        assert (ROOT / "docs/images" / name).stat().st_size > 20_000, name
+        assert f"(images/{name})" in docs and f"(docs/images/{name})" in readme, name
+    for text in (docs, readme):
+        assert "phare dashboards preview --out docs/images" in text
+        assert "not screenshots of Grafana" in text or "not captures of Grafana" in text
