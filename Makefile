@@ -1,5 +1,5 @@
 # Phare: the two commands of the README, and the developer's helpers.
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench pictures clean
 
 setup:            ## install and start everything Phare needs (idempotent)
 	bash deploy/setup.sh
@@ -16,3 +16,6 @@ lint:             ## ruff and mypy
 
 bench: setup      ## ingest throughput, end to end
 	.venv/bin/python bench/ingest.py
+
+pictures:         ## pictures of the Grafana dashboards from the demo's data (docs/images)
+	.venv/bin/phare dashboards preview --out docs/images

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 from dashboards.grafana.sql import TENANT_VARIABLE_QUERY
@@ -17,6 +18,9 @@ DATASOURCE_UID = "phare-timescaledb"
 DATASOURCE_TYPE = "grafana-postgresql-datasource"
 DATASOURCE = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 SCHEMA_VERSION = 39  # Grafana 10.4 – 12 read it as is
+# Lines connect over gaps up to this long ("connect null values" threshold, in ms in the JSON):
+# a few missed reports of devices that report every 10 to 15 minutes.
+CONNECT_GAPS = timedelta(hours=1)
 TAG = "phare"
 GRID_WIDTH = 24
 
@@ -166,16 +170,20 @@ def timeseries(key: str, title: str, query: str, *, description: str, unit: str 
                bars: bool = False, field_thresholds: Json | None = None,
                overrides: Sequence[Json] = (), min_interval: str | None = None,
                width: int = 12, decimals: int | None = None,
-               extra_targets: Sequence[Target] = ()) -> Panel:
+               extra_targets: Sequence[Target] = (),
+               connect_gaps: timedelta = CONNECT_GAPS) -> Panel:
     """A time series panel (lines, or bars for daily totals); `extra_targets`: more queries
-    (refId B…) drawn on the same axes."""
+    (refId B…) drawn on the same axes; a line goes on across gaps up to `connect_gaps` (a bucket
+    narrower than the devices' reporting interval is empty, a null once the series are joined)
+    and breaks on longer ones (an outage shows)."""
     extra: Json = {}
     if field_thresholds:
         extra["thresholds"] = field_thresholds
     if decimals is not None:
         extra["decimals"] = decimals
     custom: Json = {"drawStyle": "bars" if bars else "line", "lineWidth": 1,
-                    "fillOpacity": 60 if bars else 10, "spanNulls": False,
+                    "fillOpacity": 60 if bars else 10,
+                    "spanNulls": round(connect_gaps.total_seconds() * 1000),
                     "showPoints": "never" if not bars else "auto"}
     if field_thresholds:
         custom["thresholdsStyle"] = {"mode": "line+area"}
@@ -213,9 +221,12 @@ def stat(key: str, title: str, query: str, *, description: str, unit: str | None
 
 def state_timeline(key: str, title: str, query: str, *, description: str,
                    mappings: list[Json], min_interval: str | None = None) -> Panel:
-    """A state timeline: one line per series, coloured by value mappings."""
+    """A state timeline: one line per series, coloured by value mappings. A state lasts until
+    the next value: devices report less often than the panel's interval, and the buckets in
+    between (nulls once the series are joined) must not cut it."""
     return Panel(key, title, "state-timeline", (Target(query),), description,
-                 defaults={"mappings": mappings, "custom": {"fillOpacity": 80, "lineWidth": 0},
+                 defaults={"mappings": mappings, "custom": {"fillOpacity": 80, "lineWidth": 0,
+                                                            "spanNulls": True},
                            "thresholds": thresholds(("green", None))},
                  options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
                           "legend": {"displayMode": "list", "placement": "bottom"}},

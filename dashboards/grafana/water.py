@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from alerts.model import AlertType
 from dashboards.grafana.alert_panels import alerts_table
 from dashboards.grafana.model import Dashboard, timeseries
@@ -48,7 +50,7 @@ def dashboard() -> Dashboard:
         (
             timeseries("night-noise-per-sensor", "Bruit nocturne par capteur acoustique",
                        metric_series(ACOUSTIC, NOISE_MIN.name, agg="min"), unit="dB",
-                       min_interval="1h",
+                       min_interval="1h", connect_gaps=timedelta(hours=36),  # one a night
                        description="Niveau le plus calme de la nuit mesuré par chaque "
                                    "capteur : une hausse durable signale une fuite proche."),
             timeseries("minimum-night-flow", "Débit minimum de nuit par secteur",

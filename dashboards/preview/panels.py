@@ -236,6 +236,7 @@ def _draw_series(ax: Axes, times: list[float], values: list[float], color: str,
                                        edgecolor=color, alpha=max(fill, 0.05), linewidth=width,
                                        gid=DATA))
         return
+    times, values = connect_nulls(times, values, custom.get("spanNulls", False))
     (line,) = ax.plot(times, values, color=color, linewidth=width, gid=DATA,
                       solid_capstyle="round")
     if dash:
@@ -243,6 +244,31 @@ def _draw_series(ax: Axes, times: list[float], values: list[float], color: str,
     if fill > 0:
         ax.fill_between(times, values, 0, where=[math.isfinite(v) for v in values],
                         color=color, alpha=fill, linewidth=0, interpolate=False)
+
+
+def connect_nulls(times: list[float], values: list[float],
+                  span: bool | float) -> tuple[list[float], list[float]]:
+    """The points a line is drawn through: a null (NaN) breaks it, unless nulls are connected —
+    always (`spanNulls: true`), or when the gap between the values around them is at most
+    `spanNulls` milliseconds (Grafana's "connect null values: threshold")."""
+    if span is False or span is None:
+        return times, values
+    limit = math.inf if span is True else float(span) / 86_400_000  # in days, as date numbers
+    out_t: list[float] = []
+    out_v: list[float] = []
+    last = None  # the time of the last value kept
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        if math.isfinite(v):
+            last = t
+            out_t.append(t)
+            out_v.append(v)
+            continue
+        following = next((u for u, w in zip(times[i + 1:], values[i + 1:], strict=True)
+                          if math.isfinite(w)), None)
+        if last is None or following is None or following - last > limit:
+            out_t.append(t)
+            out_v.append(v)
+    return out_t, out_v
 
 
 def _draw_thresholds(ax: Axes, config: Json, style: str) -> None:
@@ -403,7 +429,8 @@ def draw_state_timeline(ctx: Context) -> None:
             label_y = (i + 0.5) / n * plot_box.h
             draw_text(ctx.base, label_w - 8, plot_box.y - ctx.box.y + label_y,
                       ellipsized(fl.display_name, label_w - 12, 12), size=12, ha="right")
-        spans = _spans(times, fl.values, end, bool(options.get("mergeValues", True)))
+        spans = _spans(times, fl.values, end, merge=bool(options.get("mergeValues", True)),
+                       span_nulls=config["custom"].get("spanNulls") is True)
         for t0, t1, value in spans:
             color = display(value, config).color or theme.NAMED["green"]
             ax.add_patch(Rectangle((t0, y - row_share / 2), t1 - t0, row_share, facecolor=color,
@@ -415,10 +442,13 @@ def draw_state_timeline(ctx: Context) -> None:
                     hidden)
 
 
-def _spans(times: Sequence[float], values: Sequence[Any], end: float,
-           merge: bool) -> list[tuple[float, float, Any]]:
+def _spans(times: Sequence[float], values: Sequence[Any], end: float, *, merge: bool,
+           span_nulls: bool) -> list[tuple[float, float, Any]]:
     """(start, end, value) of each state: a value lasts until the next one (the last until the
-    end of the range); a null breaks it."""
+    end of the range); a null breaks it, unless nulls are spanned ("connect null values")."""
+    if span_nulls:
+        kept = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
+        times, values = [t for t, _ in kept], [v for _, v in kept]
     spans: list[tuple[float, float, Any]] = []
     for i, (t, v) in enumerate(zip(times, values, strict=True)):
         if v is None:

@@ -5,6 +5,7 @@ pictures are Phare's own drawing of the JSON model Grafana would get."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,14 @@ from dashboards.grafana.macros import expand
 from dashboards.preview import NOTICE
 from dashboards.preview.fields import display, format_value
 from dashboards.preview.frames import series_frame
-from dashboards.preview.panels import DRAWERS, HEADER_PX, NO_DATA, PAD_PX, PanelRendering
+from dashboards.preview.panels import (
+    DRAWERS,
+    HEADER_PX,
+    NO_DATA,
+    PAD_PX,
+    PanelRendering,
+    connect_nulls,
+)
 from dashboards.preview.query import PreviewError, panel_context, time_range
 from dashboards.preview.render import Rendering, panel_box, query_dashboard, render_dashboard
 from tests.conftest import ROOT
@@ -199,3 +207,18 @@ def test_docs_show_a_picture_of_every_dashboard() -> None:
     for text in (docs, readme):
         assert "phare dashboards preview --out docs/images" in text
         assert "not screenshots of Grafana" in text or "not captures of Grafana" in text
+
+
+def test_lines_connect_short_gaps_only() -> None:
+    """`spanNulls` as Grafana reads it: false breaks at every null, a number (ms) connects gaps
+    up to that long, true connects every gap."""
+    day = 1.0  # matplotlib date numbers are days
+    t = [0.0, day / 24, 2 * day / 24, 10 * day / 24, 11 * day / 24, 12 * day / 24]
+    v = [1.0, math.nan, 3.0, math.nan, math.nan, 6.0]
+    assert connect_nulls(t, v, False) == (t, v)
+    times, values = connect_nulls(t, v, 3_600_000 * 2)  # two hours: the first gap only
+    assert times == [t[0], t[2], t[3], t[4], t[5]] and math.isnan(values[2])
+    assert connect_nulls(t, v, True) == ([t[0], t[2], t[5]], [1.0, 3.0, 6.0])
+    power = next(p for b in BOARDS if b.key == "lighting" for p in b.to_json()["panels"]
+                 if p["title"] == "Puissance par armoire")
+    assert power["fieldConfig"]["defaults"]["custom"]["spanNulls"] == 3_600_000
