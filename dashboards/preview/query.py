@@ -4,7 +4,8 @@ The range comes from the dashboard's `time` (`now-2d` … `now`), `$tenant` from
 (the variable's own query, all its values for "All", as Grafana expands `$__all` without a
 custom all value), `$__interval` from the panel's width in pixels and its minimum interval
 (`macros.auto_interval`). Macros are expanded by `dashboards.grafana.macros`, the expander the
-tests check the panels with. Everything runs in one read-only transaction.
+tests check the panels with. Every query runs in a read-only transaction of its own, under a
+statement timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from dashboards.grafana.errors import DashboardError, MacroError
 from dashboards.grafana.macros import QueryContext, auto_interval, expand, parse_interval
@@ -122,14 +124,14 @@ def run_panel(conn: psycopg.Connection, panel: Json, ctx: QueryContext) -> Panel
     for target in panel.get("targets", []):
         ref_id = str(target.get("refId", "A"))
         try:
-            sql = expand(str(target["rawSql"]), ctx)
+            text = expand(str(target["rawSql"]), ctx)
         except MacroError as exc:
             data.error = f"{ref_id}: {exc}"
             return data
-        data.sql.append(sql)
+        data.sql.append(text)
         try:
             with conn.transaction():
-                cursor = conn.execute(sql.encode())
+                cursor = conn.execute(text.encode())
                 columns = [c.name for c in cursor.description or []]
                 rows = cursor.fetchall()
             data.frames.append(frame(ref_id, str(target.get("format", "time_series")),
@@ -146,7 +148,7 @@ def run_panel(conn: psycopg.Connection, panel: Json, ctx: QueryContext) -> Panel
 def read_only(conn: psycopg.Connection) -> None:
     """Nothing the preview runs may write, and no query may hang it."""
     conn.execute("set default_transaction_read_only = on")
-    conn.execute(f"set statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(STATEMENT_TIMEOUT_MS)))
 
 
 def time_range(dashboard: Json, *, to: datetime | None = None,
