@@ -77,7 +77,9 @@ class Engine:
                     "order by id limit %s for update skip locked", (limit,)).fetchall()
             if not rows:
                 return 0
-            items = [InboxItem(**r) for r in rows]
+            # In time order: the rules keep state (a test under way, recent readings for
+            # rates), and a batch lists a message's readings before its events.
+            items = sorted((InboxItem(**r) for r in rows), key=lambda i: (i.ts, i.id))
             uids = {i.device_uid for i in items}
             devices = store.load_devices(conn, uids)
             active = store.active_keys(conn, uids)

@@ -45,6 +45,11 @@ TEMPLATES: dict[str, dict[Lang, str]] = {
     "flood.level": {
         "fr": "Inondation — niveau {level} ({value} cm) au capteur « {device} » à {place}",
         "en": "Flood — {level} level ({value} cm) at sensor “{device}” in {place}"},
+    "flood.rise": {
+        "fr": "Inondation — montée rapide du niveau (+{rate} cm/h, {value} cm) au capteur "
+              "« {device} » à {place}",
+        "en": "Flood — water rising fast (+{rate} cm/h, {value} cm) at sensor “{device}” in "
+              "{place}"},
     "flood.water": {
         "fr": "Inondation — présence d'eau détectée au capteur « {device} » à {place}",
         "en": "Flood — water detected at sensor “{device}” in {place}"},
@@ -57,6 +62,11 @@ TEMPLATES: dict[str, dict[Lang, str]] = {
     "fire.temperature": {
         "fr": "Incendie — {value} °C au détecteur « {device} » à {place}",
         "en": "Fire — {value} °C at detector “{device}” in {place}"},
+    "fire.heat_rise": {
+        "fr": "Incendie — montée rapide de la température (+{rate} °C/min, {value} °C) au "
+              "détecteur « {device} » à {place}",
+        "en": "Fire — temperature rising fast (+{rate} °C/min, {value} °C) at detector "
+              "“{device}” in {place}"},
     "cabinet_fault.door_open": {"fr": _CABINET["fr"] + "porte ouverte",
                                 "en": _CABINET["en"] + "door open"},
     "cabinet_fault.breaker_trip": {"fr": _CABINET["fr"] + "disjoncteur déclenché",
@@ -141,8 +151,9 @@ def render(text_key: str, params: dict[str, Any], lang: Lang = "fr", *,
         "type_label": type_label(alert_type or str(params.get("type", "")), lang),
         "detail": "",
     }
-    if "value" in params and isinstance(params["value"], int | float):
-        values["value"] = number(float(params["value"]), lang)
+    for name in ("value", "rate"):
+        if name in params and isinstance(params[name], int | float):
+            values[name] = number(float(params[name]), lang)
     if "level" in params:
         values["level"] = FLOOD_LEVELS.get(str(params["level"]), {}).get(lang, str(params["level"]))
     if "silence_s" in params:

@@ -9,6 +9,7 @@ import pytest
 
 from alerts.model import Device, Severity
 from alerts.rules import Clear, InboxItem, Raise, Rules
+from tests.alerts.conftest import THRESHOLDS
 
 T0 = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
 GAUGE = Device(uid=1, tenant_id=1, tenant="saint-flour", tenant_name="Saint-Flour", id="crue-1",
@@ -120,3 +121,151 @@ def test_a_buildings_leak_event_but_not_its_door() -> None:
 
 def test_other_readings_mean_nothing() -> None:
     assert Rules().evaluate(reading("power_w", 1e6), CABINET) == []
+
+
+# --- heat: rate of rise, classes, tests and maintenance -------------------------------------
+def temperatures(rules: Rules, device: Device, points: list[tuple[float, float]]) -> list[list]:
+    """Feeds (minutes after T0, °C) readings of `device`; the actions of each."""
+    return [rules.evaluate(InboxItem(id=1, ts=T0 + timedelta(minutes=m), tenant_id=1,
+                                     device_uid=device.uid, kind="reading",
+                                     name="temperature_c", value=c), device)
+            for m, c in points]
+
+
+def raises(actions: list[list]) -> list[list]:
+    return [[a for a in step if isinstance(a, Raise)] for step in actions]
+
+
+def test_a_fast_heat_rise_is_a_fire_before_any_threshold_or_smoke() -> None:
+    rules = Rules()
+    actions = temperatures(rules, DETECTOR, [(0, 20.0), (1, 21.0), (2, 30.5), (3, 40.0)])
+    assert raises(actions)[:2] == [[], []]
+    assert actions[2] == [Clear("fire", "temperature"),  # far under the static 58 °C
+                          Raise("fire", Severity.CRITICAL, "fire.heat_rise", "heat_rise",
+                                {"rate": 9.5, "value": 30.5, "from": 20.0})]
+    assert [a.condition for a in raises(actions)[3]] == ["heat_rise"]
+
+
+def test_a_heat_rise_clears_once_the_room_is_back_near_where_it_began() -> None:
+    rules = Rules()
+    actions = temperatures(rules, DETECTOR, [(0, 20.0), (1, 32.0), (10, 30.0), (20, 24.5)])
+    assert [a.condition for a in raises(actions)[1]] == ["heat_rise"]
+    assert Clear("fire", "heat_rise") not in actions[2]  # still hot: the fire is not over
+    assert Clear("fire", "heat_rise") in actions[3]
+
+
+@pytest.mark.parametrize(("points", "why"), [
+    ([(0, 20.0), (1, 26.0), (2, 32.0), (3, 38.0)], "6 °C/min: a slow fire, for the static rule"),
+    ([(0, 20.0), (0.25, 24.0)], "4 °C in 15 s: too short a span to be a rate"),
+    ([(0, 20.0), (15, 45.0)], "25 °C in 15 minutes"),
+], ids=["slow", "short-span", "quarter-hour"])
+def test_slower_or_shorter_rises_are_no_rate_of_rise_fire(points: list[tuple[float, float]],
+                                                          why: str) -> None:
+    actions = temperatures(Rules(), DETECTOR, points)
+    assert all(a == [] for a in raises(actions)), why
+
+
+def test_a_static_only_class_has_no_rate_of_rise_and_its_own_threshold() -> None:
+    static = Device(uid=5, tenant_id=1, tenant="t", tenant_name="T", id="chaufferie",
+                    kind="hazard_detector", name="Chaufferie", metadata={"heat_class": "BS"})
+    actions = raises(temperatures(Rules(), static, [(0, 20.0), (1, 40.0), (2, 72.0), (3, 73.0)]))
+    assert actions[:3] == [[], [], []]            # class B: static 69-85 °C, here 73 °C
+    assert [(a.alert_type, a.condition) for a in actions[3]] == [("fire", "temperature")]
+
+
+def test_a_heat_test_and_the_minutes_after_it_raise_no_fire() -> None:
+    """A technician's heat gun: hot during the test, still hot just after it."""
+    rules = Rules()
+    temperatures(rules, DETECTOR, [(-15, 20.0)])
+    assert rules.evaluate(event("test", trigger="weekly"), DETECTOR) == []
+    during = temperatures(rules, DETECTOR, [(0.3, 45.0), (0.6, 62.0)])
+    assert rules.evaluate(event("heat", at=T0 + timedelta(seconds=40)), DETECTOR) == []
+    assert rules.evaluate(event("test", False, at=T0 + timedelta(seconds=50)), DETECTOR) == []
+    after = temperatures(rules, DETECTOR, [(2, 59.0), (4, 40.0), (6.5, 25.0), (7.5, 24.0)])
+    assert raises(during) == [[], []]
+    assert raises(after) == [[], [], [], []]
+    # Once it settled, a real rise is a fire again.
+    [fire] = raises(temperatures(rules, DETECTOR, [(8.5, 34.0)]))[0]
+    assert (fire.alert_type, fire.condition) == ("fire", "heat_rise")
+
+
+def test_maintenance_raises_no_fire_for_hours_but_not_for_ever() -> None:
+    rules = Rules()
+    rules.evaluate(event("test", trigger="maintenance"), DETECTOR)
+    assert rules.evaluate(event("smoke", at=T0 + timedelta(hours=2)), DETECTOR) == []
+    assert [a.alert_type for a in rules.evaluate(event("smoke", at=T0 + timedelta(hours=5)),
+                                                 DETECTOR)] == ["fire"]
+    away = Device(uid=6, tenant_id=1, tenant="t", tenant_name="T", id="d", kind="hazard_detector",
+                  name="D", metadata={"maintenance_until": "2026-11-23T23:00:00Z"})
+    assert Rules().evaluate(event("smoke"), away) == []
+    assert Rules().evaluate(event("smoke", at=T0 + timedelta(hours=3)), away) != []
+
+
+def test_a_tamper_is_never_a_fire_even_when_the_detector_is_handled() -> None:
+    rules = Rules()
+    assert [a.alert_type for a in rules.evaluate(event("tamper"), DETECTOR)] == ["device_fault"]
+    handled = temperatures(rules, DETECTOR, [(0, 20.0), (1, 22.0), (2, 24.5), (3, 26.0)])
+    assert raises(handled) == [[], [], [], []]
+    assert rules.evaluate(event("tamper", False), DETECTOR) == [Clear("device_fault", "tamper")]
+
+
+def test_a_water_sensors_thermometer_is_no_rate_of_rise_detector() -> None:
+    gauge = Device(uid=7, tenant_id=1, tenant="t", tenant_name="T", id="g", kind="hazard_detector",
+                   name="G", metadata={"sensor": "water_level"})
+    assert raises(temperatures(Rules(), gauge, [(0, 10.0), (1, 25.0)])) == [[], []]
+
+
+# --- flood: rate of rise ---------------------------------------------------------------------
+def levels(rules: Rules, points: list[tuple[float, float]], device: Device = GAUGE) -> list[list]:
+    return [rules.evaluate(InboxItem(id=1, ts=T0 + timedelta(minutes=m), tenant_id=1,
+                                     device_uid=device.uid, kind="reading",
+                                     name="water_level_cm", value=cm), device)
+            for m, cm in points]
+
+
+def test_a_fast_rise_under_yellow_is_an_early_flood_alert() -> None:
+    """GAUGE: yellow 100, orange 140: the default rate is 40 cm an hour over 60 minutes."""
+    actions = levels(Rules(), [(0, 40.0), (15, 45.0), (30, 62.0), (45, 75.0)])
+    assert actions[:2] == [[Clear("flood", "level")], [Clear("flood", "level")]]
+    # 22 cm in 30 minutes: 44 cm/h.
+    assert actions[2] == [Clear("flood", "level"),
+                          Raise("flood", Severity.MEDIUM, "flood.rise", "rise",
+                                {"rate": 44.0, "value": 62.0, "window_min": 60})]
+    assert actions[3][1].condition == "rise"
+
+
+def test_a_slow_rise_or_a_recession_clears_the_rise() -> None:
+    actions = levels(Rules(), [(0, 40.0), (30, 62.0), (60, 90.0), (90, 95.0), (120, 96.0)])
+    assert [type(a).__name__ for a in actions[1]] == ["Clear", "Raise"]
+    assert actions[3] == [Clear("flood", "level")]   # 33 cm/h: under 40, above half of it
+    assert actions[4] == [Clear("flood", "level"), Clear("flood", "rise")]
+
+
+def test_a_sites_own_rise_rule_and_one_without() -> None:
+    own = Device(uid=8, tenant_id=1, tenant="t", tenant_name="T", id="g", kind="hazard_detector",
+                 name="G", metadata={"thresholds_cm": {"yellow": 100}, "flood_rise_cm_per_h": 10,
+                                     "flood_rise_window_min": 20})
+    actions = levels(Rules(), [(0, 40.0), (10, 42.0)], own)
+    assert [a.condition for a in actions[1]] == ["level", "rise"]  # 12 cm/h over 10 minutes
+    off = Device(uid=9, tenant_id=1, tenant="t", tenant_name="T", id="h", kind="hazard_detector",
+                 name="H", metadata={"thresholds_cm": THRESHOLDS, "flood_rise_cm_per_h": False})
+    assert levels(Rules(), [(0, 40.0), (30, 90.0)], off)[1] == [Clear("flood", "level")]
+
+
+def test_readings_replayed_out_of_order_give_no_rate() -> None:
+    rules = Rules()
+    levels(rules, [(60, 40.0)])
+    assert levels(rules, [(0, 10.0), (30, 95.0)]) == [[Clear("flood", "level")],
+                                                       [Clear("flood", "level")]]
+
+
+def test_the_memory_per_device_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import alerts.rules as rules_module
+    monkeypatch.setattr(rules_module, "MAX_TRACKED", 3)
+    rules = Rules()
+    for uid in range(10):
+        device = Device(uid=100 + uid, tenant_id=1, tenant="t", tenant_name="T", id=f"d{uid}",
+                        kind="hazard_detector", name="D", metadata=GAUGE.metadata)
+        levels(rules, [(m, 40.0 + m) for m in range(0, 600, 5)], device)
+    assert len(rules._levels) == 3
+    assert all(len(t.samples) <= rules_module.TRACK_SAMPLES for t in rules._levels.values())
