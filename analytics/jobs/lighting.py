@@ -1,12 +1,20 @@
-"""The public lighting job: tomorrow night's schedule of every cabinet, and cabinet faults.
+"""The public lighting job: the coming night's schedule of every cabinet, what the past
+nights really used, and cabinet faults.
 
-Schedules: for each lighting cabinet, the coming night's steps (`analytics/lighting.py`: the
-astronomical clock and the default policy; the cabinet's metadata `safety`,
-`lighting_category`, `closing`), checked against the arrêté du 27 décembre 2018. A compliant
-schedule is queued as a `set_schedule` command, only when its steps differ from the last
-`set_schedule` queued for the cabinet (so hourly runs queue it once); its energy prediction,
-night and check go in the command's `detail`. A schedule that fails the check is not sent: the
-cabinet keeps its own clock, and the job logs the French reason.
+Schedules: for each lighting cabinet, the coming night's steps (`analytics/lighting.py`) under
+the policy in force for its tenant (its own, else the nearest tenant above it that has one,
+else the default; migration 0009) and the dark zones over it (of its tenant or above), made
+compliant with the arrêté du 27 décembre 2018 for the cabinet's category (`comply`) and
+checked. The schedule is queued as a `set_schedule` command, only when its steps differ from
+the last `set_schedule` queued for the cabinet (so hourly runs queue it once); the night, the
+prediction, the policy and its origin, the zones and the check (with what `comply` changed)
+go in the command's `detail` (`analytics/lighting_store.py: Plan.detail`). A schedule that
+still fails the check is not sent: the cabinet keeps its own clock, and the job logs why.
+
+Measured energy: once a night is over (its last step at least `MEASURE_MARGIN` ago), each
+applied schedule of the last `MEASURE_DAYS` days without a measurement gets one from the
+cabinet's energy index (`detail.measured`: energy, saving, and their error against the
+prediction); after `MEASURE_DAYS` without the readings it is marked unavailable.
 
 Faults, from the readings since the last run (at most `MAX_WINDOW`): door open and breaker
 trip arrive as events and become alerts in the rules engine; this job adds what only the
@@ -24,7 +32,6 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -34,15 +41,18 @@ from psycopg.types.json import Jsonb
 
 from alerts.lifecycle import clear_alert, raise_alert
 from analytics.job import Job, JobContext, read_watermark, write_watermark
-from analytics.lighting import (
-    LOSSES,
-    PARIS,
-    Cabinet,
-    Policy,
-    check,
-    predict,
-    schedule,
-    sun_times,
+from analytics.lighting import LOSSES, PARIS, Cabinet, sun_times
+from analytics.lighting_store import (
+    DEFAULT,
+    MEASURE_MARGIN,
+    CabinetRow,
+    cabinets,
+    energy_index,
+    measurement,
+    plan,
+    policies_in_force,
+    steps_of,
+    zones_by_cabinet,
 )
 from commands.errors import InvalidCommand
 from commands.service import Policy as CommandPolicy
@@ -59,45 +69,25 @@ ACTOR = Actor(f"job:{NAME}")
 MAX_WINDOW = timedelta(hours=24)
 MIN_SAMPLES = 3
 SUN_MARGIN = timedelta(minutes=30)  # the astronomical clock and the light sensor disagree a bit
+MEASURE_DAYS = 3
 LAMP = "lamp_failure_power"
 DAYLIGHT = "daytime_burning"
 
 
-@dataclass(frozen=True, slots=True)
-class _Cabinet:
-    target: Target
-    spec: Cabinet
-
-
-def _cabinets(conn: psycopg.Connection) -> list[_Cabinet]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "select d.uid, d.tenant_id, t.slug as tenant, d.id, d.kind, d.model, d.dev_eui, "
-            "d.lorawan_id, d.metadata, d.online, d.last_seen, "
-            "st_y(d.location::geometry) as lat, st_x(d.location::geometry) as lon "
-            "from devices d join tenants t on t.id = d.tenant_id "
-            "where d.kind = %s and d.location is not null order by d.uid", (KIND,)).fetchall()
-    out = []
-    for r in rows:
-        lat, lon = r.pop("lat"), r.pop("lon")
-        r["metadata"] = r["metadata"] or {}
-        out.append(_Cabinet(Target(**r), Cabinet.from_metadata(lat, lon, r["metadata"])))
-    return out
-
-
-def coming_night(spec: Cabinet, now: datetime, policy: Policy) -> date:
-    """The evening (local date) of the next night to begin after `now`."""
+def coming_night(spec: Cabinet, now: datetime) -> date:
+    """The evening (local date) of the next night to begin after `now` (at sunset)."""
     today = now.astimezone(PARIS).date()
     sunset, _ = sun_times(spec.lat, spec.lon, today)
-    return today if now < sunset + policy.dusk_offset else today + timedelta(days=1)
+    return today if now < sunset else today + timedelta(days=1)
 
 
 def run(ctx: JobContext) -> int:
-    """Queues the changed schedules and acts on cabinet faults; returns commands + alert
-    changes."""
-    cabinets = _cabinets(ctx.conn)
-    changes = _schedules(ctx, cabinets)
-    changes += _faults(ctx, cabinets)
+    """Queues the changed schedules, measures the past nights and acts on cabinet faults;
+    returns commands queued + nights measured + alert changes."""
+    cabs = cabinets(ctx.conn)
+    changes = _schedules(ctx, cabs)
+    changes += measure(ctx.conn, ctx.now)
+    changes += _faults(ctx, cabs)
     ctx.conn.commit()
     return changes
 
@@ -110,38 +100,63 @@ def _last_steps(conn: psycopg.Connection, uid: int) -> Any:
     return None if row is None else row[0]
 
 
-def _schedules(ctx: JobContext, cabinets: list[_Cabinet]) -> int:
+def _schedules(ctx: JobContext, cabs: list[CabinetRow]) -> int:
     queued = 0
-    policy = Policy()
-    for cab in cabinets:
+    policies = policies_in_force(ctx.conn)
+    zones = zones_by_cabinet(ctx.conn)
+    for cab in cabs:
         if not cab.spec.luminaires:
             ctx.log.warning("lighting: %s/%s has no luminaires in its metadata; skipped",
-                            cab.target.tenant, cab.target.id)
+                            cab.tenant, cab.id)
             continue
-        night = coming_night(cab.spec, ctx.now, policy)
-        steps = schedule(cab.spec, night, policy)
-        verdict = check(cab.spec, night, steps)
-        if not verdict.ok:
+        night = coming_night(cab.spec, ctx.now)
+        p = plan(cab.spec, night, policies.get(cab.tenant_id, DEFAULT), zones.get(cab.uid, []))
+        if not p.verdict.ok:
             ctx.log.warning("lighting: schedule of %s/%s for the night of %s not sent: %s",
-                            cab.target.tenant, cab.target.id, night, "; ".join(verdict.reasons_fr))
+                            cab.tenant, cab.id, night, "; ".join(p.verdict.reasons_fr))
             continue
         try:
-            order = prepare("set_schedule", {"steps": [s.to_json() for s in steps]},
-                            expires=steps[0].at, now=ctx.now, policy=CommandPolicy())
+            order = prepare("set_schedule", {"steps": [s.to_json() for s in p.steps]},
+                            expires=p.steps[0].at, now=ctx.now, policy=CommandPolicy())
         except InvalidCommand as exc:
-            ctx.log.warning("lighting: schedule of %s/%s refused: %s", cab.target.tenant,
-                            cab.target.id, exc)
+            ctx.log.warning("lighting: schedule of %s/%s refused: %s", cab.tenant, cab.id, exc)
             continue
-        if _last_steps(ctx.conn, cab.target.uid) == order.params["steps"]:
+        if _last_steps(ctx.conn, cab.uid) == order.params["steps"]:
             continue
-        command_id = queue_command(ctx.conn, cab.target, order, now=ctx.now, actor=ACTOR)
-        detail = {"night": night.isoformat(), "prediction": predict(cab.spec, steps).to_json(),
-                  "category": cab.spec.category, "safety": cab.spec.safety}
+        command_id = queue_command(ctx.conn, Target(**cab.row), order, now=ctx.now, actor=ACTOR)
         ctx.conn.execute("update commands set detail = detail || %s where id = %s",
-                         (Jsonb(detail), command_id))
+                         (Jsonb(p.detail(cab.spec)), command_id))
         ctx.conn.commit()
         queued += 1
     return queued
+
+
+def measure(conn: psycopg.Connection, now: datetime) -> int:
+    """Adds `detail.measured` to the applied schedules whose night is over; returns how
+    many nights were measured (or given up)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "select id, device_uid, params, detail, created_at from commands "
+            "where type = 'set_schedule' and status = 'applied' and detail ? 'prediction' "
+            "and not detail ? 'measured' and created_at >= %s order by created_at",
+            (now - timedelta(days=MEASURE_DAYS + 2),)).fetchall()
+    done = 0
+    for r in rows:
+        steps = steps_of(r["params"])
+        if len(steps) < 2 or steps[-1].at + MEASURE_MARGIN > now:
+            continue
+        result = measurement(steps, r["detail"]["prediction"],
+                             energy_index(conn, r["device_uid"], steps[0].at, steps[-1].at))
+        if result is None:
+            if now - steps[-1].at < timedelta(days=MEASURE_DAYS):
+                continue  # readings may still arrive (a backlog)
+            result = {"unavailable": "relevés d'index d'énergie absents autour du début ou de "
+                                     "la fin de la nuit"}
+        conn.execute("update commands set detail = detail || %s where id = %s",
+                     (Jsonb({"measured": result}), r["id"]))
+        done += 1
+    conn.commit()
+    return done
 
 
 # --- faults ------------------------------------------------------------------------------
@@ -186,16 +201,16 @@ def judge(spec: Cabinet, samples: dict[datetime, dict[str, float]]) -> dict[str,
     return {LAMP: lamp, DAYLIGHT: burning}
 
 
-def _faults(ctx: JobContext, cabinets: list[_Cabinet]) -> int:
+def _faults(ctx: JobContext, cabs: list[CabinetRow]) -> int:
     conn = ctx.conn
-    if not cabinets:
+    if not cabs:
         return 0
     watermark = read_watermark(conn, NAME)
     start = max(watermark or ctx.now - MAX_WINDOW, ctx.now - MAX_WINDOW)
-    readings = _readings(conn, [c.target.uid for c in cabinets], start, ctx.now)
+    readings = _readings(conn, [c.uid for c in cabs], start, ctx.now)
     changes = 0
-    for cab in cabinets:
-        samples = readings.get(cab.target.uid)
+    for cab in cabs:
+        samples = readings.get(cab.uid)
         if not samples or not cab.spec.luminaires:
             continue
         observed = max(samples)
@@ -204,7 +219,7 @@ def _faults(ctx: JobContext, cabinets: list[_Cabinet]) -> int:
                 detail = ("puissance de nuit inférieure à l'attendu d'au moins un luminaire : "
                           "lampe(s) en panne probable(s)" if condition == LAMP
                           else "éclairage allumé en plein jour")
-                change = raise_alert(conn, device=cab.target.uid, alert_type=ALERT_TYPE,
+                change = raise_alert(conn, device=cab.uid, alert_type=ALERT_TYPE,
                                      severity="medium" if condition == LAMP else "low",
                                      now=ctx.now, settings=ctx.settings, source=SOURCE,
                                      text_key="generic", condition=condition,
@@ -212,7 +227,7 @@ def _faults(ctx: JobContext, cabinets: list[_Cabinet]) -> int:
                                      observed_at=observed)
                 changes += int(change.kind is not None)
             elif seen is False:
-                cleared = clear_alert(conn, device_uid=cab.target.uid, alert_type=ALERT_TYPE,
+                cleared = clear_alert(conn, device_uid=cab.uid, alert_type=ALERT_TYPE,
                                       now=ctx.now, settings=ctx.settings, source=SOURCE,
                                       observed_at=observed, condition=condition)
                 changes += int(cleared is not None and cleared.kind is not None)
@@ -222,5 +237,6 @@ def _faults(ctx: JobContext, cabinets: list[_Cabinet]) -> int:
 
 
 JOB = Job(NAME, INTERVAL, run,
-          "public lighting: next night's dimming schedule per cabinet, lamp failures and "
+          "public lighting: next night's dimming schedule per cabinet (policy in force, dark "
+          "zones, arrêté du 27/12/2018), measured energy of past nights, lamp failures and "
           "daytime burning")

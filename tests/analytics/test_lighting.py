@@ -208,12 +208,25 @@ def test_the_job_queues_one_schedule_per_cabinet_once(job_settings: Settings,
     assert count is not None and count[0] == 2
 
 
-def test_a_non_compliant_schedule_is_not_sent(job_settings: Settings,
-                                              job_conn: psycopg.Connection,
-                                              tenant_slug: str) -> None:
+def test_a_heritage_cabinets_schedule_is_made_compliant_before_it_is_sent(
+        job_settings: Settings, job_conn: psycopg.Connection, tenant_slug: str) -> None:
+    """The default policy relights at 05:00 (and `safety` keeps 30 % all night): a category b
+    cabinet must stay dark from 01:00 until dawn; the job sends that, and says why."""
     sim = LightingCabinet("t", "a", "A", lat=LAT, lon=LON, seed=1, circuits=CIRCUITS)
-    cabinet_device(job_conn, tenant_slug, "cathedrale", sim, safety=True, lighting_category="b")
-    assert run_job(job_settings, datetime(2026, 1, 15, 10, 0, tzinfo=UTC)) == 0
+    uid = cabinet_device(job_conn, tenant_slug, "cathedrale", sim, safety=True,
+                         lighting_category="b")
+    assert run_job(job_settings, datetime(2026, 1, 15, 10, 0, tzinfo=UTC)) == 1
+    params, detail = job_conn.execute("select params, detail from commands where device_uid = %s",
+                                      (uid,)).fetchone()
+    steps = [Step(datetime.fromisoformat(x["at"]), x["level_pct"]) for x in params["steps"]]
+    night = date(2026, 1, 15)
+    assert check(Cabinet.from_metadata(LAT, LON, {**sim.metadata, "lighting_category": "b"}),
+                 night, steps).ok
+    assert levels(steps) == [100, 50, 30, 0, 0]  # dark from 01:00; the last step ends the night
+    assert steps[-2].at == local(night, 1)
+    assert detail["check"]["ok"] is True
+    assert detail["check"]["policy_reasons"] and "patrimoine" in detail["check"]["policy_reasons"][0]
+    assert "éteint de 1 h 00" in detail["check"]["adjusted"][0]
 
 
 def night_readings(sim: LightingCabinet, night: date) -> dict[str, list[tuple[datetime, float]]]:
