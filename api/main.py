@@ -23,9 +23,11 @@ from api.routes import (
     jobs,
     keys,
     kpis,
+    lighting,
     partners,
     readings,
     rejected,
+    schedules,
     tenants,
     users,
 )
@@ -70,7 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (health, tenants, devices, readings, rejected, jobs, users, keys, partners,
                    audit, commands, alert_routes,
-                   stream_routes, cap_routes, exports, kpis, device_import, events):
+                   stream_routes, cap_routes, exports, kpis, device_import, events, lighting,
+                   schedules):
         v1.include_router(module.router)
     app.include_router(v1)
     # The officials' pages (/elus/{tenant}), in French, outside the versioned API.

@@ -30,6 +30,7 @@ A condition seen normal again in a later window is cleared.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -85,7 +86,7 @@ def run(ctx: JobContext) -> int:
     """Queues the changed schedules, measures the past nights and acts on cabinet faults;
     returns commands queued + nights measured + alert changes."""
     cabs = cabinets(ctx.conn)
-    changes = _schedules(ctx, cabs)
+    changes = queue_schedules(ctx.conn, cabs, now=ctx.now, log=ctx.log)
     changes += measure(ctx.conn, ctx.now)
     changes += _faults(ctx, cabs)
     ctx.conn.commit()
@@ -100,33 +101,36 @@ def _last_steps(conn: psycopg.Connection, uid: int) -> Any:
     return None if row is None else row[0]
 
 
-def _schedules(ctx: JobContext, cabs: list[CabinetRow]) -> int:
+def queue_schedules(conn: psycopg.Connection, cabs: list[CabinetRow], *, now: datetime,
+                    log: logging.Logger) -> int:
+    """Queues the coming night's schedule of each cabinet whose steps changed; returns how
+    many were queued."""
     queued = 0
-    policies = policies_in_force(ctx.conn)
-    zones = zones_by_cabinet(ctx.conn)
+    policies = policies_in_force(conn)
+    zones = zones_by_cabinet(conn)
     for cab in cabs:
         if not cab.spec.luminaires:
-            ctx.log.warning("lighting: %s/%s has no luminaires in its metadata; skipped",
-                            cab.tenant, cab.id)
+            log.warning("lighting: %s/%s has no luminaires in its metadata; skipped",
+                        cab.tenant, cab.id)
             continue
-        night = coming_night(cab.spec, ctx.now)
+        night = coming_night(cab.spec, now)
         p = plan(cab.spec, night, policies.get(cab.tenant_id, DEFAULT), zones.get(cab.uid, []))
         if not p.verdict.ok:
-            ctx.log.warning("lighting: schedule of %s/%s for the night of %s not sent: %s",
-                            cab.tenant, cab.id, night, "; ".join(p.verdict.reasons_fr))
+            log.warning("lighting: schedule of %s/%s for the night of %s not sent: %s",
+                        cab.tenant, cab.id, night, "; ".join(p.verdict.reasons_fr))
             continue
         try:
             order = prepare("set_schedule", {"steps": [s.to_json() for s in p.steps]},
-                            expires=p.steps[0].at, now=ctx.now, policy=CommandPolicy())
+                            expires=p.steps[0].at, now=now, policy=CommandPolicy())
         except InvalidCommand as exc:
-            ctx.log.warning("lighting: schedule of %s/%s refused: %s", cab.tenant, cab.id, exc)
+            log.warning("lighting: schedule of %s/%s refused: %s", cab.tenant, cab.id, exc)
             continue
-        if _last_steps(ctx.conn, cab.uid) == order.params["steps"]:
+        if _last_steps(conn, cab.uid) == order.params["steps"]:
             continue
-        command_id = queue_command(ctx.conn, Target(**cab.row), order, now=ctx.now, actor=ACTOR)
-        ctx.conn.execute("update commands set detail = detail || %s where id = %s",
-                         (Jsonb(p.detail(cab.spec)), command_id))
-        ctx.conn.commit()
+        command_id = queue_command(conn, Target(**cab.row), order, now=now, actor=ACTOR)
+        conn.execute("update commands set detail = detail || %s where id = %s",
+                     (Jsonb(p.detail(cab.spec)), command_id))
+        conn.commit()
         queued += 1
     return queued
 

@@ -17,9 +17,13 @@ from analytics.lighting import (
     PARIS,
     Cabinet,
     DarkZone,
+    Policy,
     Step,
     Verdict,
     check,
+    comply,
+    level_of,
+    measured_energy,
     point_in_polygon,
     predict,
     schedule,
@@ -272,3 +276,70 @@ def test_burning_in_daylight_raises_a_cabinet_fault() -> None:
     dark = {t: {"power_w": 4.0, "output_on": 0.0} for t in lit}
     assert job.judge(spec, lit)[job.DAYLIGHT] is True
     assert job.judge(spec, dark)[job.DAYLIGHT] is False
+
+
+# --- policies, zones from GeoJSON, compliance, measurement ---------------------------------
+def test_a_policy_without_dimming_or_switch_off() -> None:
+    assert levels(schedule(cabinet(), WINTER, Policy(dim_at=None))) == [100, 0, 100, 0]
+    assert levels(schedule(cabinet(), WINTER, Policy(off_from=None))) == [100, 50, 0]
+    assert levels(schedule(cabinet(), WINTER, Policy(dim_at=None, off_from=None))) == [100, 0]
+
+
+@pytest.mark.parametrize(("policy", "field", "words"), [
+    (Policy(dusk_offset=timedelta(minutes=-10)), "dusk_offset_min", "at sunset at the earliest"),
+    (Policy(dim_at=time(23, 30), off_from=time(23, 0)), "dim_at", "after the switch-off"),
+    (Policy(off_from=time(1, 0), off_until=time(23, 30)), "off_until", "after it begins"),
+    (Policy(dim_level=120), "dim_level", "between 0 and 100"),
+], ids=["before-sunset", "dim-after-off", "off-ends-before-it-begins", "level"])
+def test_an_unusable_policy_says_why(policy: Policy, field: str, words: str) -> None:
+    [(name, reason)] = policy.problems()
+    assert name == field and words in reason
+    assert Policy().problems() == []
+    assert Policy(dim_at=time(1, 0), off_from=time(2, 0)).problems() == []  # dimmed after midnight
+
+
+def test_a_multipolygon_zone_with_a_hole() -> None:
+    ring = [[3.0, 45.0], [3.2, 45.0], [3.2, 45.1], [3.0, 45.1], [3.0, 45.0]]
+    hole = [[3.05, 45.02], [3.15, 45.02], [3.15, 45.08], [3.05, 45.08], [3.05, 45.02]]
+    far = [[4.0, 46.0], [4.1, 46.0], [4.1, 46.1], [4.0, 46.0]]
+    zone = DarkZone.from_geojson("z", {"type": "MultiPolygon",
+                                       "coordinates": [[ring, hole], [far]]})
+    assert zone.contains(45.01, 3.01) and zone.contains(46.02, 4.05)
+    assert not zone.contains(45.05, 3.10)  # in the hole: a village inside the corridor
+    assert not zone.contains(45.5, 3.5)
+
+
+@pytest.mark.parametrize(("category", "closing", "dark_from", "dark_until"), [
+    ("b", None, (1, 0), None), ("b", time(21, 0), (22, 0), None),
+    ("d", None, (1, 0), (7, 0)), ("e", time(20, 0), (22, 0), None),
+], ids=["heritage", "park", "facade", "car-park"])
+def test_comply_keeps_the_curfew_of_each_category(category: str, closing: time | None,
+                                                  dark_from: tuple[int, int],
+                                                  dark_until: tuple[int, int] | None) -> None:
+    cab = cabinet(category=category, closing=closing, safety=True)
+    raw = schedule(cab, WINTER)
+    steps, notes = comply(cab, WINTER, raw)
+    assert not check(cab, WINTER, raw).ok and check(cab, WINTER, steps).ok
+    assert "arrêté du 27 décembre 2018" in notes[0]
+    start = local(WINTER, *dark_from)
+    assert level_of(steps, start - timedelta(minutes=1)) > 0 and level_of(steps, start) == 0
+    if dark_until is not None:  # a façade may be lit again from 07:00 until dawn
+        assert level_of(steps, local(WINTER, *dark_until)) > 0
+    else:
+        assert {s.level_pct for s in steps if s.at >= start} == {0}
+    assert steps[-1] == raw[-1]
+    road = cabinet(category="a")
+    assert comply(road, WINTER, schedule(road, WINTER)) == (schedule(road, WINTER), [])
+
+
+def test_the_measured_energy_is_read_on_the_index_at_the_first_and_last_steps() -> None:
+    n = WINTER
+    steps = [Step(local(n, 17, 5), 100), Step(local(n, 23), 0), Step(local(n, 8), 0)]
+    index = [(local(n, 17), 1000.0), (local(n, 17, 10), 1000.2),   # lit at 17:05
+             (local(n, 8), 1010.0), (local(n, 8, 10), 1010.01)]
+    assert measured_energy(index, steps) == pytest.approx(1010.0 - 1000.1)
+    assert measured_energy(index[1:], steps) is None               # nothing before dusk
+    near = [(local(n, 16, 50), 1000.0), *index[1:]]
+    assert measured_energy(near, steps) == pytest.approx(1010.0 - 1000.0 - 0.2 * 15 / 20)
+    assert measured_energy([(local(n, 16), 1000.0), *index[1:]][::2], steps) is None  # 65 min
+    assert measured_energy([index[0], (local(n, 17, 10), 999.0), *index[2:]], steps) is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,6 +57,7 @@ class World:
     admin: dict[str, str]       # tenant slug -> an admin key
     key_ids: dict[str, int]     # tenant slug -> that key's id
     partner: str                # a partner tenant, granted nothing yet
+    zones: dict[str, int] = field(default_factory=dict)  # tenant slug -> its dark zone's id
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def world(conn: psycopg.Connection, tenant: str) -> Iterator[World]:
     add_tenant(conn, partner, "SDIS", kind="partner")
     ids: dict[str, int] = dict(conn.execute("select slug, id from tenants where slug = any(%s)",
                             ([tenant, a, b, partner],)).fetchall())
-    uids, admin, key_ids = {}, {}, {}
+    uids, admin, key_ids, zones = {}, {}, {}, {}
     for commune in (a, b):
         for device_id, kind, metric in (("armoire-1", "lighting_cabinet", "power_w"),
                                         ("detecteur-1", "hazard_detector", "temperature_c")):
@@ -80,6 +81,17 @@ def world(conn: psycopg.Connection, tenant: str) -> Iterator[World]:
         conn.execute("insert into commands (tenant_id, device_uid, type, params) "
                      "values (%s, %s, 'switch', '{\"on\": true}')",
                      (ids[commune], uids[f"{commune}/armoire-1"]))
+        # Lighting: a policy, a dark zone over both communes' cabinets, a schedule.
+        conn.execute("insert into lighting_policies (tenant_id, updated_by) values (%s, 'test')",
+                     (ids[commune],))
+        zones[commune] = conn.execute(
+            "insert into dark_zones (tenant_id, name, area, updated_by) values (%s, %s, "
+            "st_multi(st_geomfromtext('POLYGON((3.08 45.02, 3.1 45.02, 3.1 45.04, 3.08 45.04, "
+            "3.08 45.02))', 4326)), 'test') returning id",
+            (ids[commune], f"Trame noire de {commune}")).fetchone()[0]
+        conn.execute("insert into commands (tenant_id, device_uid, type, params, detail) "
+                     "values (%s, %s, 'set_schedule', '{\"steps\": []}', '{\"night\": \"2026-01-15\"}')",
+                     (ids[commune], uids[f"{commune}/armoire-1"]))
         reject(conn, commune, "unknown_device", b"{}", device_id="inconnu")
         add_user(conn, tenant=commune, email=f"maire-{uuid.uuid4().hex[:8]}@{commune}.fr",
                  role="viewer")
@@ -88,7 +100,7 @@ def world(conn: psycopg.Connection, tenant: str) -> Iterator[World]:
     # Tenantless rejections are seen by every root key: other tests must not meet this one.
     tenantless = reject(conn, None, "unknown_tenant", b"{}")
     yield World(epci=tenant, a=a, b=b, ids=ids, uids=uids, admin=admin, key_ids=key_ids,
-                partner=partner)
+                partner=partner, zones=zones)
     conn.execute("delete from rejected_messages where id = %s", (tenantless,))
 
 
@@ -101,7 +113,7 @@ def test_the_api_connects_as_its_own_role(client: TestClient) -> None:
 
 
 LISTS = ["/devices", "/tenants", "/rejected", "/rejected/counts", "/users", "/keys", "/audit",
-         "/partners/grants"]
+         "/partners/grants", "/lighting/policies", "/lighting/dark-zones", "/schedules"]
 
 
 @pytest.mark.parametrize("path", LISTS, ids=lambda p: p.strip("/").replace("/", "-"))
@@ -126,13 +138,19 @@ def test_lists_hold_the_keys_own_data(client: TestClient, world: World) -> None:
         world.a]
     assert len(client.get(f"{API}/users", headers=key).json()["data"]) == 1
     assert world.a in client.get(f"{API}/audit", headers=key).text
+    for path in ("/lighting/policies", "/lighting/dark-zones", "/schedules"):
+        listed = client.get(API + path, headers=key).json()
+        assert [x["tenant"] for x in listed["data"]] == [world.a], path
+    zone = client.get(f"{API}/lighting/dark-zones/{world.zones[world.a]}", headers=key).json()
+    assert zone["cabinets"] == 1  # its own cabinet, not B's under the same polygon
 
 
 @pytest.mark.parametrize("path", [
     "/devices?tenant={b}", "/devices/{b}/armoire-1", "/devices/{b}/armoire-1/readings?metric=power_w",
     "/devices/{b}/detecteur-1/readings?metric=temperature_c&bucket=1h",
     "/rejected?tenant={b}", "/rejected/counts?tenant={b}", "/users?tenant={b}",
-    "/keys?tenant={b}", "/audit?tenant={b}",
+    "/keys?tenant={b}", "/audit?tenant={b}", "/lighting/policies/{b}",
+    "/lighting/policies?tenant={b}", "/lighting/dark-zones?tenant={b}", "/schedules?tenant={b}",
 ], ids=lambda p: p.split("?")[0].replace("{b}", "b").strip("/").replace("/", "-")
    + ("-filtered" if "tenant=" in p else ""))
 def test_reading_the_neighbour_is_404(client: TestClient, world: World, path: str) -> None:
@@ -147,11 +165,27 @@ def test_reading_the_neighbour_is_404(client: TestClient, world: World, path: st
     ("/partners/grants", lambda w: {"partner": w.partner, "tenant": w.b,
                                     "kinds": ["hazard_detector"],
                                     "expires_at": "2030-01-01T00:00:00Z"}),
-], ids=["devices", "users", "keys", "grants"])
+    ("/lighting/dark-zones", lambda w: {"tenant": w.b, "name": "Intruse", "area": {
+        "type": "Polygon", "coordinates": [[[3.0, 45.0], [3.1, 45.0], [3.1, 45.1], [3.0, 45.0]]]}}),
+], ids=["devices", "users", "keys", "grants", "dark-zones"])
 def test_writing_into_the_neighbour_is_403(client: TestClient, world: World, path: str,
                                            body: Callable[[World], dict]) -> None:
     r = client.post(API + path, json=body(world), headers=auth(world.admin[world.a]))
     assert r.status_code == 403, r.text
+
+
+def test_the_neighbours_lighting_cannot_be_changed(client: TestClient, world: World) -> None:
+    key = auth(world.admin[world.a])
+    policy = f"{API}/lighting/policies/{world.b}"
+    assert client.put(policy, json={"off_from": None}, headers=key).status_code == 403
+    assert client.delete(policy, headers=key).status_code == 403
+    zone = f"{API}/lighting/dark-zones/{world.zones[world.b]}"
+    assert client.get(zone, headers=key).status_code == 404
+    assert client.patch(zone, json={"level_pct": 100}, headers=key).status_code == 404
+    assert client.delete(zone, headers=key).status_code == 404
+    mine = auth(world.admin[world.b])
+    assert client.get(zone, headers=mine).json()["level_pct"] == 0  # untouched
+    assert client.get(policy, headers=mine).json()["off_from"] == "23:00"
 
 
 def test_revoking_the_neighbours_key_is_404(client: TestClient, world: World) -> None:
@@ -209,7 +243,8 @@ def test_without_a_scope_the_api_role_sees_nothing(world: World, conn: psycopg.C
 
 
 @pytest.mark.parametrize("table", ["readings", "devices", "events", "rejected_messages",
-                                   "commands", "api_keys", "users", "audit_log"])
+                                   "commands", "api_keys", "users", "audit_log",
+                                   "lighting_policies", "dark_zones"])
 def test_scoped_to_a_select_star_sees_only_a(world: World, api_db: psycopg.Connection,
                                              table: str) -> None:
     a, b = world.ids[world.a], world.ids[world.b]
@@ -237,6 +272,23 @@ def test_scoped_to_a_no_tenant_table_shows_another_tenant(world: World,
         tenants = [r[0] for r in api_db.execute("select slug from tenants where kind <> 'partner'")]
     assert leaks == {}
     assert tenants == [world.a]
+
+
+def test_the_policy_in_force_is_told_only_for_the_scope(world: World,
+                                                        api_db: psycopg.Connection) -> None:
+    """`lighting_policy_in_force` reads as its owner (a commune may know its EPCI's policy):
+    it must answer nothing about a tenant outside the request's scope."""
+    a, b = world.ids[world.a], world.ids[world.b]
+    with api_db.transaction():
+        scoped(api_db, {a})
+        mine = api_db.execute("select source_slug from lighting_policy_in_force(%s)",
+                              (a,)).fetchall()
+        theirs = api_db.execute("select count(*) from lighting_policy_in_force(%s)",
+                                (b,)).fetchone()
+    assert mine == [(world.a,)] and theirs == (0,)
+    with api_db.transaction():
+        assert api_db.execute("select count(*) from lighting_policy_in_force(%s)",
+                              (a,)).fetchone() == (0,)  # no scope at all: nothing
 
 
 def test_rows_cannot_be_written_out_of_the_scope(world: World, api_db: psycopg.Connection) -> None:
