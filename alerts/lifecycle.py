@@ -45,7 +45,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import cap, store
 from alerts.errors import AlertNotFound, AlertsError, InvalidTransition
-from alerts.model import Alert, Device, Severity, Status, TransitionKind, public
+from alerts.model import Alert, Device, Severity, Status, TransitionKind, iso, public
 from alerts.notify import routing
 from alerts.texts import place_name, render
 from phare.settings import Settings
@@ -105,7 +105,8 @@ def raise_alert(
             if row is not None:
                 alert = _fetch(conn, int(row[0]))
                 return _transition(conn, None, alert, TransitionKind.OPENED, now, settings,
-                                   actor=source, device=dev)
+                                   actor=source, device=dev,
+                                   detail={"observed_at": iso(occurrence.observed_at)})
             # Another process opened it meanwhile: go round and update it.
         raise AlertsError(f"could not open a {alert_type} alert for device {dev.id}")
 
@@ -270,7 +271,7 @@ def _reopen(conn: psycopg.Connection, recent: Alert, occ: _Occurrence, now: date
     )
     alert = _fetch(conn, recent.id)
     return _transition(conn, recent, alert, TransitionKind.REOPENED, now, settings, actor=source,
-                       device=device)
+                       device=device, detail={"observed_at": iso(occ.observed_at)})
 
 
 def _resolve(conn: psycopg.Connection, current: Alert, now: datetime, settings: Settings, *,

@@ -498,21 +498,34 @@ def evaluate(
     detector: Annotated[list[str] | None, typer.Option(
         help="A detector to score (repeatable; default: all).")] = None,
 ) -> None:
-    """Score the detectors' alerts against a simulated run's ground truth."""
+    """Score the detectors' alerts against a simulated run's ground truth; then the fire alerts
+    by cause and the lighting schedules (regulatory check, measured against predicted energy)."""
     from analytics.evaluate import evaluate as score_run
-    from analytics.evaluate import table
+    from analytics.evaluate import (
+        evaluate_lighting,
+        hazard_report,
+        hazard_table,
+        lighting_table,
+        table,
+    )
     from phare import db
 
     settings = load_settings()
     try:
         with db.connect(settings, autocommit=True) as conn:
             scores = score_run(conn, run_id=run, detectors=detector)
+            hazards = hazard_report(conn, run_id=run) if scores and not detector else None
+            lighting = evaluate_lighting(conn, run_id=run) if scores and not detector else None
     except (PhareError, KeyError) as exc:
         raise fail(exc) from None
     if not scores:
         typer.echo("no ground truth stored: run `phare simulate` first")
         raise typer.Exit(1)
     typer.echo(table(scores))
+    if hazards is not None:
+        typer.echo("\n" + hazard_table(hazards))
+    if lighting is not None:
+        typer.echo("\n" + lighting_table(lighting))
 
 
 alerts_app = typer.Typer(help="Alerts: the rules engine, notification routes, tenant policies.",

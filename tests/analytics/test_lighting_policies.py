@@ -11,10 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
+from analytics.evaluate import evaluate_lighting, lighting_table
 from analytics.job import JobContext
 from analytics.jobs import lighting as job
 from analytics.lighting import PARIS, Step, level_of
 from analytics.lighting_store import policies_in_force, steps_of
+from devices.simulators import labels as truth
+from devices.simulators.base import Fault
 from devices.simulators.lighting import Circuit, LightingCabinet
 from phare import db
 from phare.settings import Settings
@@ -193,3 +196,39 @@ def test_a_night_without_index_readings_is_given_up_after_a_few_days(
     assert job.measure(job_conn, NOW + timedelta(days=1)) == 0
     assert job.measure(job_conn, NOW + timedelta(days=job.MEASURE_DAYS + 1)) == 1
     assert "absents" in schedule_of(job_conn, uid)[1]["measured"]["unavailable"]
+
+
+# --- the lighting evaluation ------------------------------------------------------------------
+def test_the_lighting_evaluation_checks_the_coming_nights_and_measures_the_past_ones(
+        job_settings: Settings, job_conn: psycopg.Connection, tenant_slug: str) -> None:
+    """Four simulated cabinets (road, heritage, in a dark zone, with a dark lamp) live the
+    night of the job's schedules; the dark lamp's night is excluded from the energy score."""
+    add_zone(job_conn, tenant_slug, "Trame noire", GORGES, level=30)
+    sims = {name: sim(seed=i) for i, name in enumerate(("voirie", "cathedrale", "gorges",
+                                                        "lampe"), start=1)}
+    broken_at = NOW + timedelta(hours=2)
+    sims["lampe"].add_fault(Fault("lamp_failure", broken_at, None, {"circuit": "C3"}))
+    places = {"voirie": (45.06, 3.12), "cathedrale": (45.06, 3.12), "gorges": (45.03, 3.09),
+              "lampe": (45.06, 3.12)}
+    uids = {name: cabinet_at(job_conn, tenant_slug, f"armoire-{name}", s, *places[name],
+                             **({"lighting_category": "b", "safety": True}
+                                if name == "cathedrale" else {}))
+            for name, s in sims.items()}
+    truth.store(job_conn, [truth.Label("lamp_failure", tenant_slug, "armoire-lampe", broken_at,
+                                       None, {"circuit": "C3"})], truth.Run("lighting", 1))
+    run_job(job_settings)
+    for name, uid in uids.items():
+        steps, _ = schedule_of(job_conn, uid)
+        params = job_conn.execute("select params from commands where device_uid = %s",
+                                  (uid,)).fetchone()[0]
+        store_readings(job_conn, uid, live_night(sims[name], params, start=steps[0].at,
+                                                 end=steps[-1].at))
+    job_conn.execute("update commands set status = 'applied'")
+
+    result = evaluate_lighting(job_conn, now=NOW + timedelta(days=1), nights=7)
+    assert (result.cabinets, result.schedules, result.passing) == (4, 28, 28)
+    assert result.policy_passing == 21  # the heritage cabinet's policy fails every night
+    assert (result.applied, result.measured, result.excluded, result.within) == (4, 4, 1, 3)
+    assert max(abs(e) for e in result.saving_errors) < 1.0
+    text = lighting_table(result)
+    assert "28 (100.0 %)" in text and "3 (100.0 %)" in text
