@@ -36,7 +36,9 @@ Readings:
                                   `level`). And the rate of rise (condition `rise`, medium): the
                                   level climbing at least `flood_rise_cm_per_h` (default: from
                                   yellow to orange in an hour) over the last
-                                  `flood_rise_window_min` (60); cleared under half that rate
+                                  `flood_rise_window_min` (60), fast enough to reach yellow
+                                  within that window; cleared under half that rate, or when
+                                  yellow is out of reach
     temperature_c              -> fire critical at or above the static threshold (condition
                                   `temperature`: `heat_alarm_c`, else by `heat_class`, default
                                   58 °C), cleared 5 °C below it; and, for rate-of-rise
@@ -433,11 +435,15 @@ class Rules:
         rate = track.rate_per_h(rise.min_span)
         if rate is None:
             return actions
-        if rate >= rise.cm_per_h:
+        # A fast rise far below the first threshold is a river answering a shower: it warns
+        # only when, at that rate, the level reaches yellow within the window.
+        yellow = next((cm for level, cm, _ in thresholds if level == "yellow"), None)
+        reaching = yellow is None or value + rate * rise.window / timedelta(hours=1) >= yellow
+        if rate >= rise.cm_per_h and reaching:
             actions.append(Raise(AlertType.FLOOD, Severity.MEDIUM, "flood.rise", "rise",
                                  {"rate": round(rate, 1), "value": value,
                                   "window_min": int(rise.window.total_seconds() // 60)}))
-        elif rate < rise.cm_per_h / 2:
+        elif rate < rise.cm_per_h / 2 or not reaching:
             actions.append(Clear(AlertType.FLOOD, "rise"))
         return actions
 

@@ -8,7 +8,7 @@ one leak, are one incident). Other detectors (energy, fire/flood, cabinets) plug
 a row.
 
 - recall: incidents with at least one matched label / incidents;
-- precision: alerts matching at least one label / alerts;
+- precision: alerts (each opening or reopening) matching at least one label / alerts;
 - delay: from an incident's start to its first matching alert (`detected_at` in the alert's
   params when the detector dates its findings, else the observation that opened it, else
   `opened_at`), in `delay_unit`s, rounded up; negative for an early warning (`lead`).
@@ -189,21 +189,31 @@ def load_labels(conn: psycopg.Connection, run_id: str) -> list[Label]:
 
 def load_detections(conn: psycopg.Connection, tenant_ids: list[int],
                     since: datetime | None = None) -> list[Detection]:
-    """The alerts of these tenants' devices (opened since `since`), dated by their finding."""
-    # The observation that opened the alert (alerts/lifecycle.py records it in the `opened`
-    # transition): in a replayed run, `opened_at` is when the engine caught up, not the event.
+    """The alerts of these tenants' devices (opened since `since`), dated by their finding.
+
+    An alert whose params date its finding (`detected_at`) is one detection. Otherwise each
+    opening and reopening is one (a reopened alert is notified again), at the observation that
+    caused it (alerts/lifecycle.py records it in the transition): in a replayed run,
+    `opened_at` is when the engine caught up, not when the event happened."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "select a.tenant_id, d.id as device_id, d.kind, d.metadata, a.type, a.opened_at, "
-            "a.resolved_at, coalesce(a.params->>'detected_at', (select x.detail->>'observed_at' "
-            "from alert_transitions x where x.alert_id = a.id and x.kind = 'opened' limit 1)) "
-            "as detected_at "
+            "a.resolved_at, a.params->>'detected_at' as detected_at, "
+            "array(select coalesce((x.detail->>'observed_at')::timestamptz, x.at) "
+            "      from alert_transitions x where x.alert_id = a.id "
+            "      and x.kind in ('opened', 'reopened') order by x.id) as openings "
             "from alerts a join devices d on d.uid = a.device_uid "
             "where a.tenant_id = any(%s) and (%s::timestamptz is null or a.opened_at >= %s)",
             (tenant_ids, since, since)).fetchall()
-    return [Detection(r["tenant_id"], r["device_id"], r["kind"], dict(r["metadata"] or {}),
-                      r["type"], datetime.fromisoformat(r["detected_at"]) if r["detected_at"]
-                      else r["opened_at"], r["resolved_at"]) for r in rows]
+    out: list[Detection] = []
+    for r in rows:
+        if r["detected_at"]:
+            instants = [datetime.fromisoformat(r["detected_at"])]
+        else:
+            instants = list(r["openings"]) or [r["opened_at"]]
+        out.extend(Detection(r["tenant_id"], r["device_id"], r["kind"], dict(r["metadata"] or {}),
+                             r["type"], at, r["resolved_at"]) for at in instants)
+    return out
 
 
 def evaluate(conn: psycopg.Connection, *, run_id: str | None = None,

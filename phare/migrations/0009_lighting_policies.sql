@@ -65,3 +65,7 @@ language sql stable security definer set search_path from current as $$
     from up join lighting_policies p on p.tenant_id = up.id join tenants t on t.id = up.id
     order by up.depth limit 1
 $$;
+
+-- The lighting job's hourly question: which applied schedules have no measurement yet?
+create index commands_unmeasured_schedules_idx on commands (created_at)
+    where type = 'set_schedule' and status = 'applied' and not detail ? 'measured';

@@ -234,6 +234,13 @@ def test_a_fast_rise_under_yellow_is_an_early_flood_alert() -> None:
     assert actions[3][1].condition == "rise"
 
 
+def test_a_fast_rise_far_below_yellow_is_a_shower_not_a_flood_warning() -> None:
+    """50 cm/h from 10 cm: at that rate the level is at 85 cm in an hour, under yellow (100)."""
+    actions = levels(Rules(), [(0, 10.0), (30, 35.0), (45, 70.0)])
+    assert actions[1] == [Clear("flood", "level"), Clear("flood", "rise")]
+    assert actions[2][1].condition == "rise" and isinstance(actions[2][1], Raise)  # 70 + 80 ≥ 100
+
+
 def test_a_slow_rise_or_a_recession_clears_the_rise() -> None:
     actions = levels(Rules(), [(0, 40.0), (30, 62.0), (60, 90.0), (90, 95.0), (120, 96.0)])
     assert [type(a).__name__ for a in actions[1]] == ["Clear", "Raise"]
