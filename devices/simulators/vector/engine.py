@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from devices.catalogue import Channel
+from devices.catalogue import TOPIC_ROOT, Channel, topic
 from devices.messages import Event, Reading, Status, format_ts, to_payload
 
 from ..base import BACKLOG_CHUNK, BACKLOG_MAX, LWT_DELAY, SimDevice, _Outage
@@ -61,14 +61,19 @@ class _Message:
     values: int = 0
 
 
-def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta) -> Iterator[Batch]:
-    """The run from start to end (inclusive) at the runner's step, one batch a step."""
+def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta, *,
+            part: tuple[int, int] = (0, 1)) -> Iterator[Batch]:
+    """The run from start to end (inclusive) at the runner's step, one batch a step.
+
+    `part=(i, n)`: only the devices of every n-th tenant from the i-th (a tenant's devices
+    share buildings and mains), for n processes to share a territory.
+    """
     if step <= timedelta(0) or end < start:
         raise ValueError("the period must run forwards (start <= end) with a positive step")
     ctx = Context(start.timestamp(), end.timestamp(), sim.territory.seed, sim.territory.weather)
     step_s = step.total_seconds()
     steps = int((end - start) // step) + 1
-    devices = sim.devices
+    devices = _part(sim.devices, *part)
     stepped = [d for d in devices if isinstance(d, HazardDetector) and hazard.needs_objects(d, ctx)]
     objects = {id(d) for d in stepped}
     vector = [d for d in devices if id(d) not in objects]
@@ -84,13 +89,13 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta) ->
     for g in groups:
         telemetry.add(g)
     extra: list[_Message] = []
-    events: dict[int, list[Event]] = {}
+    events: dict[int, list[Event]] = {id(d): [e for e in d._scheduled if e.ts <= end]
+                                      for d in vector if d._scheduled}
+    for detector, e in hazard.events(of(HazardDetector), ctx, step_s):
+        events.setdefault(id(detector), []).append(e)
     for d in vector:
-        events[id(d)] = [e for e in d._scheduled if e.ts <= end]
-    for d, e in hazard.events(of(HazardDetector), ctx, step_s):
-        events[id(d)].append(e)
-    for d in vector:
-        extra.extend(_device_messages(d, events[id(d)], ctx, step_s, steps, telemetry))
+        if d._outages or id(d) in events:
+            extra.extend(_device_messages(d, events.get(id(d), []), ctx, step_s, steps, telemetry))
     extra.sort(key=lambda m: (m.window, m.order))
     by_window: dict[int, list[_Message]] = {}
     for m in extra:
@@ -98,6 +103,13 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta) ->
     for k in range(steps):
         t = start + k * step
         batch = Batch(t)
+        if k == 0:  # every device says it is online: one retained status each
+            batch.topics = [f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{Channel.STATUS.value}"
+                            for d in vector]
+            batch.payloads = [_online(ctx.start, d.fw) for d in vector]
+            batch.retained = [True] * len(vector)
+            batch.kinds.update(d.kind for d in vector)
+            batch.channels[Channel.STATUS] += len(vector)
         for m in by_window.get(k, ()):
             _append(batch, m.device, m.channel, m.payload, m.values)
         for d in stepped:
@@ -108,8 +120,30 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta) ->
         yield batch
 
 
+def _part(devices: list[SimDevice], index: int, count: int) -> list[SimDevice]:
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of {count} does not exist")
+    tenants: dict[str, int] = {}
+    for d in devices:
+        tenants.setdefault(d.tenant, len(tenants))
+    return [d for d in devices if tenants[d.tenant] % count == index]
+
+
+_TOPICS: dict[tuple[str, str, Channel], str] = {}
+
+
+def _topic(device: SimDevice, channel: Channel) -> str:
+    key = (device.tenant, device.device_id, channel)
+    text = _TOPICS.get(key)
+    if text is None:
+        if len(_TOPICS) > 500_000:
+            _TOPICS.clear()
+        text = _TOPICS[key] = topic(device.tenant, device.device_id, channel)
+    return text
+
+
 def _append(batch: Batch, device: SimDevice, channel: Channel, payload: bytes, values: int) -> None:
-    batch.topics.append(device.topic(channel))
+    batch.topics.append(_topic(device, channel))
     batch.payloads.append(payload)
     batch.retained.append(channel is Channel.STATUS)
     batch.values += values
@@ -162,7 +196,7 @@ class _Telemetry:
         lines = _render(r, rows, cols, ts, seq[rows, cols])
         is_held = held[rows, cols]
         live = ~is_held
-        table = np.array([d.topic(Channel.TELEMETRY) for d in r.devices], dtype=object)
+        table = np.array([_topic(d, Channel.TELEMETRY) for d in r.devices], dtype=object)
         self.windows.append(_window(ts[live], self.ctx, self.step_s))
         self.topics.append(table[rows[live]])
         payloads = np.empty(len(lines), dtype=object)
@@ -234,9 +268,7 @@ def _device_messages(d: SimDevice, events: list[Event], ctx: Context, step_s: fl
                      telemetry: _Telemetry) -> list[_Message]:
     """A device's statuses, events and backlogs, at the steps the object simulator sends them
     (`SimDevice._publish`)."""
-    out = [_Message(0, 0, d, Channel.STATUS, _online(ctx.start, d.fw))]
-    if not events and not d._outages:
-        return out
+    out: list[_Message] = []  # the first status is sent by `batches` for every device
     last = steps - 1
     backlog = telemetry.held.get(id(d), [])
     held_events: dict[int, list[Event]] = {}

@@ -44,7 +44,7 @@ class Context:
     end: float
     seed: int
     weather: Weather
-    _series: dict[str, Callable[[datetime], float]] = field(default_factory=dict)
+    _values: dict[str, dict[float, float]] = field(default_factory=dict)  # by function, time
 
     def rng(self, name: str) -> np.random.Generator:
         """A generator of its own for each family and period: the same seed, the same run."""
@@ -56,7 +56,13 @@ class Context:
         each distinct time."""
         t = np.asarray(ts, dtype=np.float64)
         unique, inverse = np.unique(t, return_inverse=True)
-        values = np.array([of(to_datetime(float(x))) for x in unique], dtype=np.float64)
+        cache = self._values.setdefault(getattr(of, "__name__", repr(of)), {})
+        values = np.empty(unique.size)
+        for j, x in enumerate(unique.tolist()):
+            value = cache.get(x)
+            if value is None:
+                value = cache[x] = of(to_datetime(x))
+            values[j] = value
         return values[inverse].reshape(t.shape)
 
     def temperature(self, ts: npt.ArrayLike) -> Grid:

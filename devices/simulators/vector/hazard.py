@@ -110,25 +110,30 @@ def events(devices: list[HazardDetector], ctx: Context, step: float) -> list[tup
     out: list[tuple[HazardDetector, Event]] = []
     start, end = _dt(ctx.start), _dt(ctx.end)
     span = timedelta(seconds=step)
+    tests: dict[tuple[int, object], list[datetime]] = {}  # by (weekday, time): the same tests
     for d in devices:
-        nxt = d._test_after(start)
-        while nxt <= end:
-            steps = -(-(nxt - start) // span)  # the first step at or after the test
-            t = start + steps * span
-            if t > end:
-                break
-            began = min(nxt, t - TEST_DURATION)
+        key = (d.test_weekday, d.test_time)
+        if key not in tests:
+            tests[key] = []
+            nxt = d._test_after(start)
+            while nxt <= end:
+                t = start + -(-(nxt - start) // span) * span  # the first step at or after it
+                if t > end:
+                    break
+                tests[key].append(min(nxt, t - TEST_DURATION))
+                nxt = d._test_after(t + timedelta(hours=1))
+        for began in tests[key]:
             out.append((d, Event(began, "test", True, {"trigger": "weekly"})))
             out.append((d, Event(began + TEST_DURATION, "test", False, {"result": "ok"})))
-            nxt = d._test_after(t + timedelta(hours=1))
-        if d.battery_pct is not None and d.battery_drain_pct_per_day > 0:
-            k = np.arange(int((ctx.end - ctx.start) // step) + 1)
-            levels = battery([d], (ctx.start + step * k)[None, :], ctx.start)[0]
-            low = np.nonzero(levels < LOW_BATTERY_PCT)[0]
-            if low.size:
-                at = start + int(low[0]) * span
-                out.append((d, Event(at, "low_battery", True,
-                                     {"battery_pct": round(float(levels[low[0]]), 1)})))
+    powered = [d for d in devices if d.battery_pct is not None]
+    if powered:
+        k = np.arange(int((ctx.end - ctx.start) // step) + 1)
+        levels = battery(list[SimDevice](powered), (ctx.start + step * k)[None, :], ctx.start)
+        low = levels < LOW_BATTERY_PCT
+        for i in np.nonzero(low.any(axis=1))[0]:
+            first = int(np.argmax(low[i]))
+            out.append((powered[i], Event(start + first * span, "low_battery", True,
+                                          {"battery_pct": round(float(levels[i, first]), 1)})))
     return out
 
 
