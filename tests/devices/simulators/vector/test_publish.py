@@ -1,0 +1,55 @@
+"""`phare simulate` with the vectorised engine, end to end in process: devices registered in
+the database, half a day published to the test broker, stored by a real ingest consumer,
+every value and event there, nothing rejected, and the ground truth labelled."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from devices.simulators.scenario import dump
+from devices.simulators.simulate import SimulateOptions, choose_engine, period, prepare, simulate
+from devices.simulators.vector.engine import batches
+from tests.conftest import wait_for
+
+from .territory import scenario
+
+
+def test_a_vectorised_run_is_stored_whole_by_ingest(settings, conn, consumer, tmp_path):
+    prefix = f"v{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "territory.yaml"
+    path.write_text(dump(scenario(prefix)))
+    now = datetime.now(UTC).replace(microsecond=0)
+    options = SimulateOptions(scenario=str(path), days=0.5, engine="vector", now=now,
+                              labels_path=tmp_path / "labels.jsonl")
+    said: list[str] = []
+    outcome = simulate(settings, options, said.append)
+    assert any("vectorised engine" in line for line in said), said
+    start, end = period(0.5, None, options.step, now)
+    expected = sum(b.values for b in batches(prepare(str(path), start, end), start, end,
+                                             options.step))
+    assert outcome.messages > 500 and expected > 5000
+
+    def stored() -> int:
+        return conn.execute("select count(*) from readings r join devices d on d.uid = r.device_uid "
+                            "join tenants t on t.id = d.tenant_id where t.slug like %s",
+                            (f"{prefix}%",)).fetchone()[0]
+
+    wait_for(lambda: stored() == expected or None, timeout=60)
+    rejected = conn.execute("select count(*) from rejected_messages r join tenants t "
+                            "on t.id = r.tenant_id where t.slug like %s", (f"{prefix}%",)).fetchone()[0]
+    assert rejected == 0
+    events = conn.execute("select count(*) from events e join tenants t on t.id = e.tenant_id "
+                          "where t.slug like %s", (f"{prefix}%",)).fetchone()[0]
+    assert events > 0
+    assert outcome.labels and {x.tenant for x in outcome.labels} <= {f"{prefix}-c"}
+
+
+def test_auto_takes_the_vectorised_engine_for_large_territories_at_max_speed():
+    fast = SimulateOptions(scenario="large:2000")
+    assert choose_engine(fast, 2000) == "vector"
+    assert choose_engine(fast, 200) == "objects"
+    assert choose_engine(SimulateOptions(speed=60.0), 5000) == "objects"  # paced: commands
+    assert choose_engine(SimulateOptions(engine="objects"), 5000) == "objects"
+    assert choose_engine(SimulateOptions(engine="vector"), 10) == "vector"
+    assert timedelta(0) < SimulateOptions().step
