@@ -44,10 +44,12 @@ def grid(start: float, end: float, interval_s: float) -> Seconds:
 def local_seconds(ts: npt.ArrayLike) -> Seconds:
     """Seconds since 1970-01-01 on the local (French) clock; clocks change on the hour."""
     t = np.asarray(ts, dtype=np.float64)
+    if t.size == 0:
+        return t.copy()
     hours = np.floor(t / 3600).astype(np.int64)
-    unique, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.array([_offset(int(h)) for h in unique], dtype=np.float64)
-    return t + offsets[inverse].reshape(t.shape)
+    first, last = int(hours.min()), int(hours.max())
+    offsets = np.array([_offset(h) for h in range(first, last + 1)], dtype=np.float64)
+    return t + offsets[hours - first]
 
 
 def _offset(hour: int) -> float:

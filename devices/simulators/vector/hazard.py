@@ -5,13 +5,13 @@ low-battery warnings are events. Formulas are `hazard.py`'s and `hydrology.py`'s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 
 from devices.messages import Event
 
-from ..base import SimDevice
+from ..base import LOCAL_TZ, SimDevice
 from ..hazard import LOW_BATTERY_PCT, TEST_DURATION, HazardDetector
 from ..hydrology import RATING_EXPONENT, River
 from ..territory import Room
@@ -110,18 +110,23 @@ def events(devices: list[HazardDetector], ctx: Context, step: float) -> list[tup
     out: list[tuple[HazardDetector, Event]] = []
     start, end = _dt(ctx.start), _dt(ctx.end)
     span = timedelta(seconds=step)
-    tests: dict[tuple[int, object], list[datetime]] = {}  # by (weekday, time): the same tests
+    tests: dict[tuple[int, time], list[datetime]] = {}  # by (weekday, time): the same tests
+    first_day = start.astimezone(LOCAL_TZ).date()
+    days = [first_day + timedelta(days=k) for k in range((end - start).days + 9)]
     for d in devices:
         key = (d.test_weekday, d.test_time)
         if key not in tests:
+            # `HazardDetector._test_after`: that local time on that weekday, every week.
+            weekly = [datetime.combine(day, d.test_time, tzinfo=LOCAL_TZ).astimezone(UTC)
+                      for day in days if day.weekday() == d.test_weekday]
             tests[key] = []
-            nxt = d._test_after(start)
+            nxt = next(x for x in weekly if x >= start)
             while nxt <= end:
                 t = start + -(-(nxt - start) // span) * span  # the first step at or after it
                 if t > end:
                     break
                 tests[key].append(min(nxt, t - TEST_DURATION))
-                nxt = d._test_after(t + timedelta(hours=1))
+                nxt = next(x for x in weekly if x >= t + timedelta(hours=1))
         for began in tests[key]:
             out.append((d, Event(began, "test", True, {"trigger": "weekly"})))
             out.append((d, Event(began + TEST_DURATION, "test", False, {"result": "ok"})))

@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 CHUNK = 8192  # rows rendered together: a few hundred KB of text, within the cache
 _SPACE, _ZERO, _POINT, _MINUS = 32, 48, 46, 45
-_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +30,8 @@ class _Literal:
 
 @dataclass(frozen=True, slots=True)
 class _Number:
-    whole: npt.NDArray[np.int64]  # the integer part of |x|, rounded at `decimals`
-    fraction: npt.NDArray[np.int64]  # the `decimals` digits after the point, as an integer
+    whole: npt.NDArray[np.signedinteger]  # the integer part of |x|, rounded at `decimals`
+    fraction: npt.NDArray[np.int32]  # the `decimals` digits after the point, as an integer
     negative: npt.NDArray[np.bool_] | None
     decimals: int
     int_digits: int
@@ -66,20 +65,25 @@ class Rows:
         """A finite number a row, written with `decimals` digits after the point."""
         array = np.asarray(values)
         self._check(array)
-        if array.dtype.kind == "f":
-            if not np.isfinite(array).all():
-                raise ValueError("JSON numbers must be finite")
-            scaled = np.rint(array * 10.0 ** decimals).astype(np.int64)
-        elif array.dtype.kind in "iub":
-            scaled = array.astype(np.int64) * 10 ** decimals
-        else:
+        if array.dtype.kind not in "fiub":
             raise TypeError(f"numbers must be numeric, got {array.dtype}")
+        if not 0 <= decimals <= 9:
+            raise ValueError("from 0 to 9 decimals")
+        scale = 10.0 ** decimals
+        # In floats, exact below 2^53: an integer divided by the power of ten it is a multiple
+        # of gives that integer exactly, so floor() never errs (and int64 division is slow).
+        scaled = np.rint(array * scale) if array.dtype.kind == "f" else array * scale
+        if not np.isfinite(scaled).all() or (np.abs(scaled) >= 2.0 ** 53).any():
+            raise ValueError("JSON numbers must be finite (and below 2^53 in their last digit)")
         negative = scaled < 0
         magnitude = np.abs(scaled)
-        whole, fraction = np.divmod(magnitude, 10 ** decimals)
+        whole = np.floor(magnitude / scale)
+        fraction = magnitude - whole * scale
         biggest = int(whole.max(initial=0))
-        self._parts.append(_Number(whole, fraction, negative if negative.any() else None,
-                                   decimals, len(str(biggest))))
+        small = np.int32 if biggest < 2**31 else np.int64
+        self._parts.append(_Number(whole.astype(small), fraction.astype(np.int32),
+                                   negative if negative.any() else None, decimals,
+                                   len(str(biggest))))
         return self
 
     def boolean(self, values: npt.ArrayLike) -> Rows:
@@ -107,10 +111,14 @@ class Rows:
         """Every row's text, one `bytes` each."""
         if self.n == 0:
             return []
-        return self.render().split(b"\n")[:-1]
+        # A copy of each row (without its newline): cheaper than splitting the whole text.
+        return [row.tobytes() for row in self._matrix()[:, :-1]]
 
     def render(self) -> bytes:
         """Every row's text, each followed by a newline."""
+        return self._matrix().tobytes()
+
+    def _matrix(self) -> npt.NDArray[np.uint8]:
         template, spans = self._layout()
         width = len(template)
         out = np.empty((self.n, width), np.uint8)
@@ -133,7 +141,7 @@ class Rows:
                             block[:, at + j] = chosen[:, j]
                 else:
                     _write_number(block, at, part, lo, hi)
-        return out.tobytes()
+        return out
 
     def _layout(self) -> tuple[npt.NDArray[np.uint8], list[tuple[_Number | _Choice, int]]]:
         """The template row (literals, spaces, decimal points) and where each value goes."""
@@ -180,7 +188,6 @@ def _write_number(block: npt.NDArray[np.uint8], at: int, part: _Number, lo: int,
     last_int = at + sign + part.int_digits - 1  # column of the units digit
     if part.decimals:
         x = part.fraction[lo:hi]
-        x = x.astype(np.int32) if part.decimals < 10 else x
         col = last_int + 1 + part.decimals
         for _ in range(part.decimals):
             q = x // 10
@@ -188,7 +195,7 @@ def _write_number(block: npt.NDArray[np.uint8], at: int, part: _Number, lo: int,
             x = q
             col -= 1
     whole = part.whole[lo:hi]
-    x = whole.astype(np.int32) if part.int_digits < 10 else whole
+    x = whole
     col = last_int
     for k in range(part.int_digits):
         q = x // 10
