@@ -282,6 +282,12 @@ def solar_elevation_deg(t: datetime, lat: float, lon: float) -> float:
 def solar_elevation_at(seconds: Any, lat: Any, lon: Any, xp: Any = math) -> Any:
     """`solar_elevation_deg` from epoch seconds; with `xp=numpy`, over arrays (the
     vectorised engine), with the same formulas."""
+    return elevation_from(*sun_position(seconds, xp), lat, lon, xp)
+
+
+def sun_position(seconds: Any, xp: Any = math) -> tuple[Any, Any, Any]:
+    """The sun's right ascension and declination (radians) and the sidereal time (hours) at
+    epoch seconds: what its height at any place depends on."""
     d = seconds / 86400 - 10957.5  # days since J2000.0 (2000-01-01 12:00 UTC)
     g = xp.radians(357.529 + 0.98560028 * d)  # mean anomaly
     q = 280.459 + 0.98564736 * d  # mean longitude
@@ -290,6 +296,11 @@ def solar_elevation_at(seconds: Any, lat: Any, lon: Any, xp: Any = math) -> Any:
     ra = xp.atan2(xp.cos(obliquity) * xp.sin(ecl_lon), xp.cos(ecl_lon))
     dec = xp.asin(xp.sin(obliquity) * xp.sin(ecl_lon))
     gmst_h = 18.697374558 + 24.06570982441908 * d
+    return ra, dec, gmst_h
+
+
+def elevation_from(ra: Any, dec: Any, gmst_h: Any, lat: Any, lon: Any, xp: Any = math) -> Any:
+    """The sun's height (degrees) at a place, from its position (`sun_position`)."""
     hour_angle = xp.radians(gmst_h * 15 + lon) - ra
     phi = xp.radians(lat)
     return xp.degrees(xp.asin(xp.sin(phi) * xp.sin(dec)

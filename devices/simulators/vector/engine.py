@@ -78,8 +78,12 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta, *,
     objects = {id(d) for d in stepped}
     vector = [d for d in devices if id(d) not in objects]
 
+    by_class: dict[type, list[SimDevice]] = {}
+    for d in vector:
+        by_class.setdefault(type(d), []).append(d)
+
     def of(cls: type) -> list:  # type: ignore[type-arg]
-        return [d for d in vector if isinstance(d, cls)]
+        return [d for kind, ds in by_class.items() if issubclass(kind, cls) for d in ds]
 
     buildings, indoor = building.meters(of(BuildingMeter), ctx)
     groups = [*lighting.readings(of(LightingCabinet), ctx), *water.meters(of(WaterFlowMeter), ctx),
@@ -104,8 +108,8 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta, *,
         t = start + k * step
         batch = Batch(t)
         if k == 0:  # every device says it is online: one retained status each
-            batch.topics = [f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{Channel.STATUS.value}"
-                            for d in vector]
+            status = Channel.STATUS.value
+            batch.topics = [f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{status}" for d in vector]
             batch.payloads = [_online(ctx.start, d.fw) for d in vector]
             batch.retained = [True] * len(vector)
             batch.kinds.update(d.kind for d in vector)
@@ -196,7 +200,9 @@ class _Telemetry:
         lines = _render(r, rows, cols, ts, seq[rows, cols])
         is_held = held[rows, cols]
         live = ~is_held
-        table = np.array([_topic(d, Channel.TELEMETRY) for d in r.devices], dtype=object)
+        telemetry = Channel.TELEMETRY.value
+        table = np.array([f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{telemetry}" for d in r.devices],
+                         dtype=object)
         self.windows.append(_window(ts[live], self.ctx, self.step_s))
         self.topics.append(table[rows[live]])
         payloads = np.empty(len(lines), dtype=object)

@@ -28,7 +28,7 @@ from ..lighting import (
     VOLTAGE_V,
     LightingCabinet,
 )
-from ..weather import cloud_transmission, solar_elevation_at
+from ..weather import cloud_transmission, elevation_from, sun_position
 from .clock import DAY_S, Array, Seconds, local_hour, sun_times, utc_days
 from .frame import BOOL, INT, Context, Grid, Readings, active, faults_of
 
@@ -193,7 +193,8 @@ class Cabinets:
     # --- the light sensor -------------------------------------------------------------------
     def ambient_lux(self, ts: Grid) -> Grid:
         """`lighting.ambient_lux` over arrays, with the territory's clouds."""
-        elevation = solar_elevation_at(ts, self.lat, self.lon, xp=np)
+        ra, dec, gmst_h = sun_position(ts[0], xp=np)  # the same for every cabinet at a time
+        elevation = elevation_from(ra[None, :], dec[None, :], gmst_h[None, :], self.lat, self.lon, np)
         clear = cloud_transmission(self.ctx.cloud(ts[0]))[None, :]
         day = LUX_MIN + LUX_SPAN * np.sin(np.radians(np.maximum(elevation, 0))) ** 1.2 * clear
         twilight = LUX_MIN * 10 ** (np.minimum(elevation, 0) / 1.5)

@@ -160,9 +160,13 @@ class Rows:
                 pieces.append(b" " * part.table.shape[1])
                 at += part.table.shape[1]
             else:
-                sign = 1 if part.negative is not None else 0
-                text = b" " * (sign + part.int_digits) + (b"." + b"0" * part.decimals
-                                                          if part.decimals else b"")
+                # The integer part is written two digits at a time, in 2-byte words: its
+                # width is even, and it starts at an even column (after a space if need be).
+                lead = _lead(part)
+                pad = at % 2
+                pieces.append(b" " * pad)
+                at += pad
+                text = b" " * lead + (b"." + b"0" * part.decimals if part.decimals else b"")
                 spans.append((part, at))
                 pieces.append(text)
                 at += len(text)
@@ -181,11 +185,24 @@ def _aligned(part: _Choice) -> bool:
     return part.table.shape[1] % 8 == 0 and part.table.shape[1] > 8
 
 
+def _lead(part: _Number) -> int:
+    """Columns of a number's integer part (its sign included), even."""
+    width = (1 if part.negative is not None else 0) + part.int_digits
+    return width + width % 2
+
+
+# Two characters of an integer part at once, by (value of the two digits) + 100 × state:
+# state 0 both digits, 1 only the units (a space before), 2 neither (two spaces).
+_PAIRS = np.frombuffer(b"".join([f"{i:02d}".encode() for i in range(100)]
+                                + [f" {i % 10}".encode() for i in range(100)]
+                                + [b"  "] * 100), np.uint16)
+
+
 def _write_number(block: npt.NDArray[np.uint8], at: int, part: _Number, lo: int,
                   hi: int) -> None:
     """Writes rows lo:hi of a number into its columns of `block` (template already there)."""
-    sign = 1 if part.negative is not None else 0
-    last_int = at + sign + part.int_digits - 1  # column of the units digit
+    lead = _lead(part)
+    last_int = at + lead - 1  # column of the units digit
     if part.decimals:
         x = part.fraction[lo:hi]
         col = last_int + 1 + part.decimals
@@ -195,15 +212,15 @@ def _write_number(block: npt.NDArray[np.uint8], at: int, part: _Number, lo: int,
             x = q
             col -= 1
     whole = part.whole[lo:hi]
+    pairs = block.view(np.uint16)
     x = whole
-    col = last_int
-    for k in range(part.int_digits):
-        q = x // 10
-        digit = (x - q * 10).astype(np.uint8) + _ZERO
-        # Beyond the number's first digit (kept even when 0: "0.5"), the column is padding.
-        block[:, col] = digit if k == 0 else np.where(x > 0, digit, _SPACE)
+    word = (last_int - 1) // 2
+    for j in range(lead // 2):
+        q = x // 100
+        # Beyond the number's first digit (kept even when 0: "0.5"), the columns are padding.
+        state = (x < 10) * 100 if j == 0 else (x < 10) * 100 + (x == 0) * 100
+        pairs[:, word - j] = _PAIRS[x - q * 100 + state]
         x = q
-        col -= 1
     if part.negative is not None:
         negative = part.negative[lo:hi]
         rows = np.nonzero(negative)[0]
