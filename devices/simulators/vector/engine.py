@@ -195,9 +195,10 @@ class _Telemetry:
                     taken[i] &= ~covers  # no power: no reading at all
                 held[i] |= covers
         seq = np.cumsum(taken, axis=1)
-        cols, rows = np.nonzero(taken.T)  # time-major: every device's first reading, then …
-        ts = r.ts[rows, cols]
-        lines = _render(r, rows, cols, ts, seq[rows, cols])
+        order = taken.T  # time-major: every device's first reading, then every second …
+        cols, rows = np.nonzero(order)
+        ts = r.ts.T[order]
+        lines = _render(r, order, ts, seq.T[order])
         is_held = held[rows, cols]
         live = ~is_held
         telemetry = Channel.TELEMETRY.value
@@ -252,16 +253,16 @@ def _covers(o: _Outage, ts: Array) -> Array:
     return on
 
 
-def _render(r: Readings, rows: Array, cols: Array,
-            ts: Array, seq: Array) -> list[bytes]:
-    """The reading objects `{"ts", "seq", "metrics"}` (contract §1.2), a line each."""
+def _render(r: Readings, order: Array, ts: Array, seq: Array) -> list[bytes]:
+    """The reading objects `{"ts", "seq", "metrics"}` (contract §1.2), one `bytes` each, of
+    the readings where `order` (times × devices) is True."""
     unique, index = np.unique(ts, return_inverse=True)
     stamps = [f'"{format_ts(to_datetime(float(x)))}"' for x in unique]
-    out = Rows(rows.size).literal('{"ts":').choice(index, stamps).literal(',"seq":').number(seq)
+    out = Rows(ts.size).literal('{"ts":').choice(index, stamps).literal(',"seq":').number(seq)
     out.literal(',"metrics":{')
     for j, (name, (values, decimals)) in enumerate(r.metrics.items()):
         out.literal(("," if j else "") + f'"{name}":')
-        picked = values[rows, cols]
+        picked = values.T[order]
         if decimals == BOOL:
             out.boolean(picked)
         else:

@@ -1,7 +1,7 @@
 """JSON text of many rows at once, from numpy columns: the vectorised engine's serialiser.
 
 A row is a sequence of parts — literal text, fixed-point numbers, texts chosen from a
-table (timestamps, booleans) — laid out at fixed columns of one byte matrix, a row a line.
+table (timestamps, booleans) — laid out at fixed columns of one byte matrix.
 Literal text is written once (a template row copied down), and each number is written
 digit by digit for all rows at once, a few thousand rows at a time so that the matrix
 stays in the processor's cache. A number is right-aligned in its column, the unused
@@ -73,13 +73,17 @@ class Rows:
         # In floats, exact below 2^53: an integer divided by the power of ten it is a multiple
         # of gives that integer exactly, so floor() never errs (and int64 division is slow).
         scaled = np.rint(array * scale) if array.dtype.kind == "f" else array * scale
-        if not np.isfinite(scaled).all() or (np.abs(scaled) >= 2.0 ** 53).any():
+        magnitude = np.abs(scaled)
+        largest = float(magnitude.max(initial=0.0))
+        if not largest < 2.0 ** 53:  # NaN fails too
             raise ValueError("JSON numbers must be finite (and below 2^53 in their last digit)")
         negative = scaled < 0
-        magnitude = np.abs(scaled)
-        whole = np.floor(magnitude / scale)
-        fraction = magnitude - whole * scale
-        biggest = int(whole.max(initial=0))
+        if decimals:
+            whole = np.floor(magnitude / scale)
+            fraction = magnitude - whole * scale
+        else:
+            whole, fraction = magnitude, np.zeros(0)
+        biggest = int(largest // scale)
         small = np.int32 if biggest < 2**31 else np.int64
         self._parts.append(_Number(whole.astype(small), fraction.astype(np.int32),
                                    negative if negative.any() else None, decimals,
@@ -108,15 +112,13 @@ class Rows:
         return self
 
     def lines(self) -> list[bytes]:
-        """Every row's text, one `bytes` each."""
+        """Every row's text, one `bytes` each (ending with the spaces that pad it)."""
         if self.n == 0:
             return []
-        # A copy of each row (without its newline): cheaper than splitting the whole text.
-        return [row.tobytes() for row in self._matrix()[:, :-1]]
-
-    def render(self) -> bytes:
-        """Every row's text, each followed by a newline."""
-        return self._matrix().tobytes()
+        matrix = self._matrix()
+        # Rows as fixed-width byte strings, turned into `bytes` objects by numpy in one call
+        # (no NUL in a row: numpy would strip trailing ones).
+        return matrix.view(f"S{matrix.shape[1]}").ravel().tolist()  # type: ignore[no-any-return]
 
     def _matrix(self) -> npt.NDArray[np.uint8]:
         template, spans = self._layout()
@@ -171,9 +173,9 @@ class Rows:
                 pieces.append(text)
                 at += len(text)
         body = b"".join(pieces)
-        row = body + b" " * (-(len(body) + 1) % 8) + b"\n"
-        if b"\n" in row[:-1] or b"\x00" in row:
-            raise ValueError("literal text cannot hold newlines or NUL bytes")
+        row = body + b" " * (-len(body) % 8)
+        if b"\x00" in row:
+            raise ValueError("literal text cannot hold NUL bytes")
         return np.frombuffer(row, np.uint8), spans
 
     def _check(self, array: npt.NDArray[np.generic]) -> None:
