@@ -28,6 +28,7 @@ from ..building import BuildingMeter
 from ..hazard import HazardDetector
 from ..lighting import LightingCabinet
 from ..simulate import Simulation
+from ..territory import Room
 from ..water import AcousticLeakSensor, WaterFlowMeter
 from . import building, hazard, lighting, water
 from .clock import Array, to_datetime
@@ -116,12 +117,27 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta, *,
             batch.channels[Channel.STATUS] += len(vector)
         for m in by_window.get(k, ()):
             _append(batch, m.device, m.channel, m.payload, m.values)
+        if k:
+            _rooms(stepped, indoor, ctx, (t - step).timestamp())
         for d in stepped:
             for channel, item in d.step(t):
                 payload = to_payload(item)
                 _append(batch, d, channel, payload, _values(item) if channel is Channel.TELEMETRY else 0)
         telemetry.fill(batch, k)
         yield batch
+
+
+def _rooms(stepped: list[HazardDetector], indoor: dict[int, Array], ctx: Context,
+           at: float) -> None:
+    """Stepped detectors read their building's meter, which the engine does not step: it is
+    given the indoor temperature the arrays computed, as of the previous step (the object
+    simulator steps meters after detectors)."""
+    for d in stepped:
+        room = d._room_c
+        if isinstance(room, Room) and id(room.meter) in indoor:
+            series = indoor[id(room.meter)]
+            times = ctx.start + BuildingMeter.interval.total_seconds() * np.arange(series.size)
+            room.meter.indoor_c = float(np.interp(at, times, series))
 
 
 def _part(devices: list[SimDevice], index: int, count: int) -> list[SimDevice]:

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,7 @@ class Context:
     seed: int
     weather: Weather
     _values: dict[str, dict[float, float]] = field(default_factory=dict)  # by function, time
+    cache: dict[object, Any] = field(default_factory=dict)  # what families compute once a run
 
     def rng(self, name: str) -> np.random.Generator:
         """A generator of its own for each family and period: the same seed, the same run."""

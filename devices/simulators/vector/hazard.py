@@ -13,7 +13,7 @@ from devices.messages import Event
 
 from ..base import LOCAL_TZ, SimDevice
 from ..hazard import LOW_BATTERY_PCT, TEST_DURATION, HazardDetector
-from ..hydrology import RATING_EXPONENT, River
+from ..hydrology import RATING_EXPONENT
 from ..territory import Room
 from .clock import local_hour
 from .frame import BOOL, Context, Grid, Readings, battery, radio
@@ -28,29 +28,20 @@ def needs_objects(d: HazardDetector, ctx: Context) -> bool:
         return True
     if d.gauge is not None:
         times = ctx.start + 600 * np.arange(int((ctx.end - ctx.start) // 600) + 1)
-        level = _levels(d, times)
+        level = _levels(d, times, ctx)
         return bool(level.max() >= d.gauge.thresholds.yellow - FLOOD_MARGIN_CM)
     return False
 
 
-def _levels(d: HazardDetector, ts: Grid) -> Grid:
+def _levels(d: HazardDetector, ts: Grid, ctx: Context) -> Grid:
     """The gauge's noiseless level (`Gauge.level_cm`) at each time."""
     assert d.gauge is not None
-    q = _outflow(d.gauge.river, ts)
+    river = d.gauge.river
+    key = ("outflow", id(river), ts.tobytes())  # the run's rivers live as long as its context
+    if key not in ctx.cache:
+        ctx.cache[key] = (river, np.array([river.outflow(_dt(float(t))) for t in ts]))
+    q = ctx.cache[key][1]
     return d.gauge.base_cm + d.gauge.gain_cm * np.maximum(q, 0.0) ** RATING_EXPONENT * (q > 0)
-
-
-_OUTFLOWS: dict[tuple[int, bytes], Grid] = {}
-
-
-def _outflow(river: River, ts: Grid) -> Grid:
-    """The river's quick-flow at each time, computed once for all its gauges."""
-    key = (id(river), ts.tobytes())
-    if key not in _OUTFLOWS:
-        if len(_OUTFLOWS) > 64:
-            _OUTFLOWS.clear()
-        _OUTFLOWS[key] = np.array([river.outflow(_dt(float(t))) for t in ts])
-    return _OUTFLOWS[key]
 
 
 def detectors(devices: list[HazardDetector], ctx: Context,
@@ -78,7 +69,7 @@ def detectors(devices: list[HazardDetector], ctx: Context,
             r.add("smoke_alarm", np.zeros(shape, bool), BOOL)
             r.add("temperature_c", room + rng.normal(0, 0.1, shape), 1)
         elif variant == "water_level":
-            levels = np.array([_levels(d, times) for d in group]) + rng.normal(0, 0.3, shape)
+            levels = np.array([_levels(d, times, ctx) for d in group]) + rng.normal(0, 0.3, shape)
             r.add("water_detected", np.zeros(shape, bool), BOOL)
             r.add("water_level_cm", levels, 1)
             r.add("temperature_c", outdoor + rng.normal(0, 0.2, shape), 1)

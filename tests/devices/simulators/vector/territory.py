@@ -82,6 +82,9 @@ def scenario(prefix: str = "vec") -> Scenario:
              "duration_days": 0.5},
             {"type": "tamper", "device": dev("detecteur-02"), "after_days": 0.4,
              "duration_days": 0.01},
+            # Stepped by the object simulator inside the engine: an incident, a river in flood.
+            {"type": "false_alarm", "device": dev("detecteur-01"), "after_days": 1.3},
+            {"type": "flood", "after_days": 0.4, "duration_days": 0.4, "params": {"mm": 90}},
         ]},
     }
     return from_mapping(doc, "vector test territory")
