@@ -80,7 +80,7 @@ class Buildings:
                 mode[i] = np.where(active(f, ts), 0, mode[i])
         days = local_day(ts)
         unique, inverse = np.unique(days, return_inverse=True)
-        season = np.array([_heating_day(int(x)) for x in unique])[inverse][None, :]
+        season = np.array([_heating_day(int(x)) for x in unique], dtype=bool)[inverse][None, :]
         outdoor = self.ctx.temperature(ts)[None, :] - self.lapse
         heating = np.where(season, self.ua * np.maximum(0.0, HEATING_BASE_C - outdoor)
                            * _LOAD[mode] / BOILER_EFFICIENCY, 0.0)

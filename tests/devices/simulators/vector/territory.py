@@ -90,5 +90,5 @@ def scenario(prefix: str = "vec") -> Scenario:
     return from_mapping(doc, "vector test territory")
 
 
-def prepared(days: float = 2.0, prefix: str = "vec") -> Simulation:
-    return prepare(scenario(prefix), START, START + timedelta(days=days))
+def prepared(days: float = 2.0, prefix: str = "vec", start: datetime = START) -> Simulation:
+    return prepare(scenario(prefix), start, start + timedelta(days=days))

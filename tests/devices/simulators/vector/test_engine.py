@@ -30,13 +30,13 @@ END = START + timedelta(days=DAYS)
 Message = tuple[str, bytes]
 
 
-def vector_run(sim: Simulation, end: datetime = END) -> list[Message]:
-    return [(t, p) for b in batches(sim, START, end, STEP) for t, p in zip(b.topics, b.payloads,
+def vector_run(sim: Simulation, end: datetime = END, start: datetime = START) -> list[Message]:
+    return [(t, p) for b in batches(sim, start, end, STEP) for t, p in zip(b.topics, b.payloads,
                                                                            strict=True)]
 
 
-def object_run(sim: Simulation, end: datetime = END) -> list[Message]:
-    return [native(d, channel, item) for d, (channel, item) in simulate(sim.devices, START, end, STEP)]
+def object_run(sim: Simulation, end: datetime = END, start: datetime = START) -> list[Message]:
+    return [native(d, channel, item) for d, (channel, item) in simulate(sim.devices, start, end, STEP)]
 
 
 class Parsed:
@@ -107,6 +107,19 @@ def test_readings_statuses_and_events_are_the_object_simulators(both):
     assert vec.statuses == obj.statuses
     assert {k: sorted(v) for k, v in vec.events.items()} == {k: sorted(v) for k, v in obj.events.items()}
     assert prepared(DAYS).labels() == prepared(DAYS).labels()
+
+
+def test_the_schedule_holds_across_the_clock_change():
+    """The night clocks go forward: local times (profiles, loggers' reports, tests) move."""
+    start = datetime(2026, 3, 28, 12, tzinfo=START.tzinfo)
+    end = start + timedelta(days=1.5)
+    vec = Parsed(vector_run(prepared(1.5, start=start), end, start))
+    obj = Parsed(object_run(prepared(1.5, start=start), end, start))
+    for device in obj.readings:
+        assert [(ts, seq) for ts, seq, _ in vec.readings[device]] == \
+               [(ts, seq) for ts, seq, _ in obj.readings[device]], device
+        assert vec.series(device, "dimming_pct") == obj.series(device, "dimming_pct"), device
+    assert {k: sorted(v) for k, v in vec.events.items()} == {k: sorted(v) for k, v in obj.events.items()}
 
 
 @pytest.mark.parametrize("metric, tolerance", [
