@@ -183,25 +183,19 @@ def _window(ts: npt.ArrayLike, ctx: Context, step_s: float) -> Array:
 
 
 class _Telemetry:
-    """Live readings of every group, sorted by the step that publishes them, and the
+    """Live readings of every group, in the order of the step that publishes them, and the
     readings held during outages (sent as backlogs by `_device_messages`)."""
 
     def __init__(self, ctx: Context, step_s: float, steps: int) -> None:
         self.ctx = ctx
         self.step_s = step_s
         self.steps = steps
-        self.windows: list[Array] = []
-        self.topics: list[Array] = []
-        self.payloads: list[Array] = []
-        self.kinds: list[str] = []
-        self.values: list[int] = []
+        # A group each: its readings' topics and payloads by step, where each step starts.
+        self.groups: list[tuple[list[str], list[bytes], Array, str, int]] = []
         # device id → its held readings: (ts, reading object, metric values)
         self.held: dict[int, list[tuple[float, bytes, int]]] = {}
-        self._sorted: tuple[Array, Array,
-                            Array, Array] | None = None
 
     def add(self, r: Readings) -> None:
-        n, _ = r.ts.shape
         taken = r.due.copy()
         held = np.zeros_like(taken)
         for i, d in enumerate(r.devices):
@@ -216,50 +210,35 @@ class _Telemetry:
         ts = r.ts.T[order]
         lines = _render(r, order, ts, seq.T[order])
         is_held = held[rows, cols]
-        live = ~is_held
-        telemetry = Channel.TELEMETRY.value
-        table = np.array([f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{telemetry}" for d in r.devices],
-                         dtype=object)
-        self.windows.append(_window(ts[live], self.ctx, self.step_s))
-        self.topics.append(table[rows[live]])
-        payloads = np.empty(len(lines), dtype=object)
-        payloads[:] = lines
-        self.payloads.append(payloads[live])
-        self.kinds.append(r.devices[0].kind if r.devices else "")
-        self.values.append(len(r.metrics))
         for j in np.nonzero(is_held)[0]:
             self.held.setdefault(id(r.devices[rows[j]]), []).append(
                 (float(ts[j]), lines[j], len(r.metrics)))
+        live = np.nonzero(~is_held)[0]
+        windows = _window(ts[live], self.ctx, self.step_s)
+        if windows.size and (np.diff(windows) < 0).any():  # loggers report at their own times
+            by_step = np.argsort(windows, kind="stable")
+            live, windows = live[by_step], windows[by_step]
+        telemetry = Channel.TELEMETRY.value
+        table = np.array([f"{TOPIC_ROOT}/{d.tenant}/{d.device_id}/{telemetry}" for d in r.devices],
+                         dtype=object)
+        topics = table[rows[live]].tolist()
+        payloads = lines if live.size == len(lines) and not is_held.any() and \
+            (live == np.arange(live.size)).all() else [lines[j] for j in live.tolist()]
+        bounds = np.searchsorted(windows, np.arange(self.steps + 1))
+        kind = r.devices[0].kind if r.devices else ""
+        self.groups.append((topics, payloads, bounds, kind, len(r.metrics)))
 
     def fill(self, batch: Batch, k: int) -> None:
         """Appends the live readings published at step k."""
-        if self._sorted is None:
-            self._sort()
-        assert self._sorted is not None
-        windows, topics, payloads, group = self._sorted
-        lo, hi = np.searchsorted(windows, [k, k + 1])
-        if hi <= lo:
-            return
-        batch.topics.extend(topics[lo:hi].tolist())
-        batch.payloads.extend(payloads[lo:hi].tolist())
-        batch.retained.extend([False] * int(hi - lo))
-        counts = np.bincount(group[lo:hi], minlength=len(self.kinds))
-        for g, c in enumerate(counts):
-            if c:
-                batch.kinds[self.kinds[g]] += int(c)
-                batch.values += int(c) * self.values[g]
-        batch.channels[Channel.TELEMETRY] += int(hi - lo)
-
-    def _sort(self) -> None:
-        if not self.windows:
-            empty = np.empty(0, dtype=object)
-            self._sorted = (np.empty(0, np.int64), empty, empty, np.empty(0, np.intp))
-            return
-        windows = np.concatenate(self.windows)
-        group = np.concatenate([np.full(w.size, g, np.intp) for g, w in enumerate(self.windows)])
-        order = np.argsort(windows, kind="stable")
-        self._sorted = (windows[order], np.concatenate(self.topics)[order],
-                        np.concatenate(self.payloads)[order], group[order])
+        for topics, payloads, bounds, kind, metrics in self.groups:
+            lo, hi = int(bounds[k]), int(bounds[k + 1])
+            if hi > lo:
+                batch.topics.extend(topics[lo:hi])
+                batch.payloads.extend(payloads[lo:hi])
+                batch.retained.extend([False] * (hi - lo))
+                batch.kinds[kind] += hi - lo
+                batch.values += (hi - lo) * metrics
+                batch.channels[Channel.TELEMETRY] += hi - lo
 
 
 def _covers(o: _Outage, ts: Array) -> Array:
