@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -154,6 +154,22 @@ class Weather:
                 total += rain.mm_h
         return total
 
+    def rain_series(self, seconds: Sequence[float]) -> list[float]:
+        """`rain_mm_h` at many times (epoch seconds, sorted): the same sums, block by block
+        (a block's rain events are looked up in its own list, as `rain_mm_h` does)."""
+        out = [0.0] * len(seconds)
+        i = 0
+        while i < len(seconds):
+            k = _block_index(datetime.fromtimestamp(seconds[i], UTC))
+            block_end = (_EPOCH + (k + 1) * _BLOCK).timestamp()
+            j = bisect.bisect_left(seconds, block_end, lo=i)
+            for rain in self._block(k).rains:
+                _add_rain(out, seconds, i, j, rain)
+            i = j
+        for rain in self.storms:
+            _add_rain(out, seconds, 0, len(seconds), rain)
+        return out
+
     def spell(self, t: datetime) -> Spell:
         u = t.astimezone(UTC)
         block = self._block_at(u)
@@ -262,6 +278,14 @@ def _draw_rains(rng: random.Random, spell: Spell, lon: float) -> list[Rain]:
                                 rng.uniform(8, 30), "orage"))
             day += timedelta(days=1)
     return [r for r in out if r.end > r.start]
+
+
+def _add_rain(out: list[float], seconds: Sequence[float], lo: int, hi: int, rain: Rain) -> None:
+    """Adds a rain's intensity at the times of seconds[lo:hi] it covers (start <= t < end)."""
+    a = bisect.bisect_left(seconds, rain.start.timestamp(), lo, hi)
+    b = bisect.bisect_left(seconds, rain.end.timestamp(), a, hi)
+    for x in range(a, b):
+        out[x] += rain.mm_h
 
 
 def _season(u: datetime) -> float:
