@@ -67,7 +67,8 @@ def batches(sim: Simulation, start: datetime, end: datetime, step: timedelta, *,
     """The run from start to end (inclusive) at the runner's step, one batch a step.
 
     `part=(i, n)`: only the devices of every n-th tenant from the i-th (a tenant's devices
-    share buildings and mains), for n processes to share a territory.
+    share buildings and mains), for n processes to share a territory. The few devices
+    stepped as objects move on as they do in `runner.run`: a simulation runs once.
     """
     if step <= timedelta(0) or end < start:
         raise ValueError("the period must run forwards (start <= end) with a positive step")
