@@ -3,6 +3,7 @@ broker, against the rate ingest stores (the issue asks for >= 20x).
 
     .venv/bin/python bench/simulate.py [--devices 10000] [--days 1] [--processes 1,2]
                                        [--ingest-rates 18000,26000] [--objects]
+                                       [--mqtt-url mqtt://127.0.0.1:PORT]
 
 The vectorised engine (devices/simulators/vector/, what `phare simulate` uses for large
 territories) is measured by default; `--objects` also measures the object simulator (one
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from devices.catalogue import Channel
 from devices.messages import Reading
-from devices.simulators.runner import native
+from devices.simulators.runner import native, publish
 from devices.simulators.simulate import period, prepare
 from devices.simulators.vector.engine import batches
 
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--ingest-rates", default="18000,26000",
                         help="messages/s ingest stores with 1, 2 … workers (bench/ingest.py)")
     parser.add_argument("--objects", action="store_true", help="also time the object simulator")
+    parser.add_argument("--mqtt-url", help="also publish the vectorised day to this broker (a "
+                        "private one: mqtt://127.0.0.1:PORT), as `phare simulate` does")
     args = parser.parse_args()
     now = datetime(2026, 1, 15, tzinfo=UTC)
     scenario = f"large:{args.devices}"
@@ -111,7 +114,22 @@ def main() -> None:
             print(f"{name:>10} {n:>5} {messages:>10,} {values:>11,} {size / 1e6:>6.1f} {build:>7.1f} "
                   f"{wall:>6.2f} {rate:>10,.0f} {values / wall:>11,.0f}  {ratios}  {cpu:>6.2f} "
                   f"{messages / n / cpu * n:>10,.0f}")
+    if args.mqtt_url:
+        _broker(scenario, args.days, args.mqtt_url, ingest)
     print(f"required: >= {REQUIRED:g}x ingest; load average now {os.getloadavg()[0]:.2f}")
+
+
+def _broker(scenario: str, days: float, url: str, ingest: list[float]) -> None:
+    """Generation and publication together, through `runner.publish` (QoS 1, acknowledged)."""
+    start, end = period(days, None, STEP)
+    sim = prepare(scenario, start, end)
+    began, cpu = time.perf_counter(), time.process_time()
+    stats = publish(batches(sim, start, end, STEP), mqtt_url=url, start=start, end=end,
+                    step=STEP, speed=None)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    n = sum(stats.messages.values())
+    print(f"published to {url}: {n:,} messages in {wall:.1f} s, {n / wall:,.0f} msg/s ("
+          + ", ".join(f"{n / wall / r:.1f}x" for r in ingest) + f"), {cpu:.1f} s of CPU here")
 
 
 if __name__ == "__main__":
