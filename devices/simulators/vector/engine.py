@@ -144,6 +144,8 @@ def _rooms(stepped: list[HazardDetector], indoor: dict[int, Array], ctx: Context
 def _part(devices: list[SimDevice], index: int, count: int) -> list[SimDevice]:
     if not 0 <= index < count:
         raise ValueError(f"part {index} of {count} does not exist")
+    if count == 1:
+        return devices
     tenants: dict[str, int] = {}
     for d in devices:
         tenants.setdefault(d.tenant, len(tenants))

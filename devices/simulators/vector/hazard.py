@@ -104,12 +104,13 @@ def events(devices: list[HazardDetector], ctx: Context, step: float) -> list[tup
     tests: dict[tuple[int, time], list[datetime]] = {}  # by (weekday, time): the same tests
     first_day = start.astimezone(LOCAL_TZ).date()
     days = [first_day + timedelta(days=k) for k in range((end - start).days + 9)]
+    by_weekday = {w: [day for day in days if day.weekday() == w] for w in range(7)}
     for d in devices:
         key = (d.test_weekday, d.test_time)
         if key not in tests:
             # `HazardDetector._test_after`: that local time on that weekday, every week.
             weekly = [datetime.combine(day, d.test_time, tzinfo=LOCAL_TZ).astimezone(UTC)
-                      for day in days if day.weekday() == d.test_weekday]
+                      for day in by_weekday[d.test_weekday]]
             tests[key] = []
             nxt = next(x for x in weekly if x >= start)
             while nxt <= end:
