@@ -117,6 +117,7 @@ def simulate(settings: Settings, options: SimulateOptions, echo: Echo,
     """Registers the territory's devices, publishes the period, writes the labels."""
     start, end = period(options.days, options.speed, options.step, options.now)
     sim = prepare(options.scenario, start, end, options.seed)
+    engine = choose_engine(options, len(sim.devices), encode)
     kinds = sim.territory.kinds()
     echo(f"scenario {sim.scenario.name}: {len(sim.devices)} devices ("
          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), seed {sim.run.seed}")
@@ -132,7 +133,6 @@ def simulate(settings: Settings, options: SimulateOptions, echo: Echo,
     counter = _Counter(encode)
     last: list[datetime | None] = [None]  # the last simulated time
     progress = _progress(echo, start, options.step, counter, last)
-    engine = choose_engine(options, len(sim.devices), encode)
     began = time.monotonic()
     try:
         if engine == "vector":

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from devices.simulators.runner import publish
 from devices.simulators.scenario import dump
@@ -88,3 +89,10 @@ def test_a_paced_vectorised_run_goes_through_paho_at_its_pace(broker):
     finally:
         sub.loop_stop()
         sub.disconnect()
+
+
+def test_an_unknown_engine_is_refused_before_anything_is_registered():
+    from devices.simulators.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="unknown engine 'fast': one of auto, objects, vector"):
+        choose_engine(SimulateOptions(engine="fast"), 10)
