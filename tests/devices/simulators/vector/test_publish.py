@@ -91,7 +91,7 @@ def test_a_paced_vectorised_run_goes_through_paho_at_its_pace(broker):
         sub.disconnect()
 
 
-def test_an_unknown_engine_is_refused_before_anything_is_registered():
+def test_an_unknown_engine_is_refused_with_the_known_ones():
     from devices.simulators.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="unknown engine 'fast': one of auto, objects, vector"):
