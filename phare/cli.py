@@ -457,6 +457,10 @@ def simulate(
     plot: Annotated[Path | None, typer.Option(
         help="Draw the scenario's pictures (one per family, PNG) into this folder instead: "
              "computed in-process, no broker nor database.")] = None,
+    engine: Annotated[str, typer.Option(
+        help="objects (a Python object per device: answers commands), vector (numpy arrays, "
+             "telemetry only, for large territories) or auto (vector from 1,000 devices at "
+             "max speed).")] = "auto",
 ) -> None:
     """Simulate a territory: register its devices, publish its readings, write ground truth."""
     from datetime import timedelta
@@ -480,7 +484,7 @@ def simulate(
     options = SimulateOptions(
         scenario=f"large:{generate}" if generate is not None else scenario, days=days,
         speed=factor, step=timedelta(minutes=step), seed=seed, labels_path=labels,
-        labels_table=labels_table, api_url=api_url, api_key=api_key)
+        labels_table=labels_table, api_url=api_url, api_key=api_key, engine=engine)
     settings = load_settings()
     try:
         run_simulation(settings, options, typer.echo)

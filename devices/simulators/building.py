@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from devices.messages import Event, MetricValue
 
@@ -83,6 +84,10 @@ PV_TILT_GAIN = 1.1
 # A water meter's leak alarm: water never stopped flowing for a whole day.
 LEAK_ALARM_AFTER = timedelta(hours=24)
 INDEXES = ("electricity_kwh", "gas_kwh", "water_m3", "pv_kwh")
+# Rooms follow their target within hours, the air's CO2 within half an hour.
+ROOMS_H, AIR_H, OUTDOOR_CO2_PPM = 1.5, 0.5, 420.0
+HOT_WATER_KW_PER_OCCUPANT = 0.02
+CIRCULATORS_KW, CIRCULATORS_FROM_KW = 0.25, 0.5  # heating pumps run when the boiler does
 _EPOCH_DAY = date(1970, 1, 1)
 
 
@@ -95,6 +100,11 @@ class Instant:
     outdoor_c: float
     heating_season: bool
     heating_kw: float
+
+
+def free_running_c(outdoor_c: Any, presence: Any) -> Any:
+    """Indoor temperature a building drifts to without heating (floats or arrays)."""
+    return 0.5 * outdoor_c + 0.5 * 22 + 1.0 * presence
 
 
 def heating_season(t: datetime) -> bool:
@@ -228,14 +238,14 @@ class BuildingMeter(SimDevice):
     def gas_kw(self, t: datetime, now: Instant | None = None) -> float:
         """Gas: heating if the boiler burns gas, and hot water while occupied."""
         now = now or self.instant(t)
-        hot_water = 0.02 * self.max_occupants * now.presence
+        hot_water = HOT_WATER_KW_PER_OCCUPANT * self.max_occupants * now.presence
         return hot_water + (now.heating_kw if self.heating == "gaz" else 0.0)
 
     def electricity_kw(self, t: datetime, now: Instant | None = None) -> float:
         now = now or self.instant(t)
         usage = self.usage
         occupied = self.area_m2 * usage.occupied_w_m2 * now.presence / 1000
-        pumps = 0.25 if now.heating_kw > 0.5 else 0.0  # the heating circulators
+        pumps = CIRCULATORS_KW if now.heating_kw > CIRCULATORS_FROM_KW else 0.0
         electric_heating = now.heating_kw if self.heating == "électrique" else 0.0
         extra = sum(f.params.get("extra_w", 0.0) for f in self.faults_of("baseload_step", t))
         return (self.area_m2 * usage.base_w_m2 / 1000 + occupied + pumps + electric_heating
@@ -265,10 +275,10 @@ class BuildingMeter(SimDevice):
             if now.outdoor_c < HEATING_BASE_C and now.heating_season:
                 target = max(SET_POINT_C[now.mode], now.outdoor_c)
             else:
-                target = 0.5 * now.outdoor_c + 0.5 * 22 + 1.0 * now.presence
-            self.indoor_c += (target - self.indoor_c) * (1 - math.exp(-hours / 1.5))
-            co2_target = 420 + self.usage.co2_rise_ppm * now.presence
-            self.co2_ppm += (co2_target - self.co2_ppm) * (1 - math.exp(-hours / 0.5))
+                target = free_running_c(now.outdoor_c, now.presence)
+            self.indoor_c += (target - self.indoor_c) * (1 - math.exp(-hours / ROOMS_H))
+            co2_target = OUTDOOR_CO2_PPM + self.usage.co2_rise_ppm * now.presence
+            self.co2_ppm += (co2_target - self.co2_ppm) * (1 - math.exp(-hours / AIR_H))
 
     def measure(self, t: datetime) -> dict[str, MetricValue]:
         rng = self.rng

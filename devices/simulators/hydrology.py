@@ -69,15 +69,16 @@ class River:
         keep = math.exp(-_DT_H / self.response_h)
         dry = math.exp(-_DT_H / (24 * SOIL_DAYS))
         series = []
-        while t <= start + _BLOCK + _DT:
-            rain_mm = self.weather.rain_mm_h(t + _DT / 2) * _DT_H
+        steps = int((start + _BLOCK + _DT - t) // _DT) + 1
+        rain = self.weather.rain_series([(t + _DT / 2 + i * _DT).timestamp() for i in range(steps)])
+        for i in range(steps):
+            rain_mm = rain[i] * _DT_H
             wetness = min(1.0, soil / SOIL_SATURATED_MM)
             runoff = self.runoff_dry + (self.runoff_wet - self.runoff_dry) * wetness
             soil = soil * dry + rain_mm
             storage = storage * keep + runoff * rain_mm
-            if t >= start:
+            if t + i * _DT >= start:
                 series.append(storage / self.response_h)
-            t += _DT
         self._blocks[k] = series
         return series
 

@@ -20,12 +20,19 @@ from astral import Observer, sun
 from devices.messages import Command, CommandAck, MetricValue, format_ts
 
 from .base import LOCAL_TZ, SimDevice, local_hour, parse_ts
-from .weather import Weather, solar_elevation_deg
+from .weather import Weather, cloud_transmission, solar_elevation_deg
 
 # Nightly dimming, local time: (from, level %). 100 % in the evening, 50 % in the heart of
 # the night, back to 100 % for the early risers: the usual profile of French communes.
 DEFAULT_PROFILE: tuple[tuple[time, int], ...] = ((time(6, 0), 100), (time(22, 0), 50))
 STANDBY_W = 4.0  # controller and modem stay powered when the output is off
+DAYLIGHT_LUX_MIN, DAYLIGHT_LUX_SPAN, NIGHT_LUX = 400.0, 110_000.0, 0.2
+# A reading's electrics: meter noise, voltage (a little higher at night, the network being
+# less loaded), LED drivers' power factor (lower when dimmed), the controller's alone.
+POWER_NOISE = 0.004
+VOLTAGE_V, VOLTAGE_NOISE_V, NIGHT_VOLTAGE_RISE_V, NIGHT_UNTIL_H = 230.0, 0.8, 1.5, 5.0
+PF_FULL, PF_DIMMED_LOSS, PF_NOISE = 0.96, 0.06, 0.003
+PF_STANDBY, PF_STANDBY_NOISE = 0.45, 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,16 @@ def split_circuits(luminaires: int, watts: float, shares: Sequence[float]) -> tu
     for i in range(luminaires - sum(counts)):  # the remainder, one each
         counts[i % 3] += 1
     return tuple(Circuit(f"C{p}", p, n, watts) for p, n in enumerate(counts, start=1) if n)
+
+
+def ambient_lux(elevation_deg: float, clear: float) -> float:
+    """The cabinet's light sensor, facing the sky away from the luminaires: daylight by the
+    sun's height and the clouds' transmission, civil twilight, night."""
+    if elevation_deg > 0:
+        return DAYLIGHT_LUX_MIN + DAYLIGHT_LUX_SPAN * math.sin(math.radians(elevation_deg)) ** 1.2 * clear
+    if elevation_deg > -6:  # civil twilight: from ~400 lx at sunset to ~0 at dusk
+        return DAYLIGHT_LUX_MIN * 10 ** (elevation_deg / 1.5)
+    return NIGHT_LUX
 
 
 class LightingCabinet(SimDevice):
@@ -163,17 +180,18 @@ class LightingCabinet(SimDevice):
         rng = self.rng
         level = self.level_at(t)
         loads = self.phase_loads_w(t, level)
-        noise = 1 + rng.gauss(0, 0.004)
+        noise = 1 + rng.gauss(0, POWER_NOISE)
         # Less load on the low-voltage network at night: its voltage rises a little.
-        night_v = 1.5 if local_hour(t) < 5 else 0.0
-        volts = [230 + off + night_v + rng.gauss(0, 0.8) for off in self.phase_offsets_v]
+        night_v = NIGHT_VOLTAGE_RISE_V if local_hour(t) < NIGHT_UNTIL_H else 0.0
+        volts = [VOLTAGE_V + off + night_v + rng.gauss(0, VOLTAGE_NOISE_V)
+                 for off in self.phase_offsets_v]
         phase_w = [load * (1 + self.losses) * noise for load in loads]
         phase_w[0] += STANDBY_W  # the controller is on phase 1
         power = sum(phase_w)
         if sum(loads) > 0:  # LED drivers' power factor degrades when dimmed
-            pf = 0.96 - 0.06 * (1 - level / 100) + rng.gauss(0, 0.003)
+            pf = PF_FULL - PF_DIMMED_LOSS * (1 - level / 100) + rng.gauss(0, PF_NOISE)
         else:  # only the controller
-            pf = 0.45 + rng.gauss(0, 0.02)
+            pf = PF_STANDBY + rng.gauss(0, PF_STANDBY_NOISE)
         amps = [w / (v * pf) for w, v in zip(phase_w, volts, strict=True)]
         metrics: dict[str, MetricValue] = {
             "power_w": round(power, 1),
@@ -227,17 +245,13 @@ class LightingCabinet(SimDevice):
     def _ambient_lux(self, t: datetime) -> float:
         elevation = solar_elevation_deg(t, self.lat, self.lon)
         if self.weather is not None:
-            clear = 1 - 0.75 * self.weather.cloud_cover(t) ** 3.4  # as the irradiance
+            clear = cloud_transmission(self.weather.cloud_cover(t))  # as the irradiance
         else:
             day = t.astimezone(UTC).date()
             if day not in self._cloud:
                 self._cloud[day] = self.rng.uniform(0.15, 1.0)  # overcast to clear sky
             clear = self._cloud[day]
-        if elevation > 0:
-            return 400 + 110_000 * math.sin(math.radians(elevation)) ** 1.2 * clear
-        if elevation > -6:  # civil twilight: from ~400 lx at sunset to ~0 at dusk
-            return 400 * 10 ** (elevation / 1.5)
-        return 0.2  # the sensor faces the sky, away from the luminaires
+        return ambient_lux(elevation, clear)
 
     # --- commands (contract §1.4) ----------------------------------------------------------
     def handle_command(self, cmd: Command) -> CommandAck:

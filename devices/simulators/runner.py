@@ -7,10 +7,10 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -22,6 +22,7 @@ from devices.messages import Command, CommandAck, to_payload
 
 from .base import Payload, SimDevice, parse_ts
 from .errors import BrokerError, RegistrationError
+from .wire import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,58 @@ def run(devices: Sequence[SimDevice], *, mqtt_url: str, start: datetime, end: da
             stats.steps = done
             if on_progress is not None:
                 on_progress(done, len(times))
+        link.flush()
+    finally:
+        link.close()
+    stats.seconds = time.monotonic() - began
+    return stats
+
+
+class StepBatch(Protocol):
+    """The messages of one simulated step, ready to publish (the vectorised engine's `Batch`)."""
+
+    at: datetime
+    topics: list[str]
+    payloads: list[bytes]
+    retained: list[bool]
+    kinds: Counter[str]
+    channels: Counter[str]
+
+
+def publish(batches: Iterable[StepBatch], *, mqtt_url: str, start: datetime, end: datetime,
+            step: timedelta, speed: float | None,
+            on_progress: Callable[[int, int], None] | None = None, now: datetime | None = None,
+            client_id: str | None = None, max_inflight: int = 1000,
+            ack_timeout: float = 60.0) -> RunStats:
+    """Publishes ready-made batches, one a step of [start, end], paced as `run` paces steps.
+    Nothing answers commands: the devices are not there (telemetry-only runs). Flat out, a
+    lean socket publisher (`wire.Publisher`) sends them, so that the broker sets the pace."""
+    total = len(_timeline(start, end, step, speed, now or datetime.now(UTC)))
+    stats = RunStats()
+    name = client_id or f"phare-sim-{uuid.uuid4().hex[:8]}"
+    link: _Link | Publisher
+    link = Publisher(mqtt_url, name, timeout=ack_timeout) if speed is None else _Link(
+        mqtt_url, name, max_inflight, ack_timeout)
+    began = time.monotonic()
+    if isinstance(link, Publisher):
+        link.connect()
+    else:
+        link.connect([])
+    try:
+        for done, batch in enumerate(batches, start=1):
+            if isinstance(link, Publisher):
+                link.publish(batch.topics, batch.payloads, batch.retained)
+            else:
+                time.sleep(max(0.0, began + (batch.at - start).total_seconds() / (speed or 1)
+                               - time.monotonic()))
+                for topic, payload, retain in zip(batch.topics, batch.payloads, batch.retained,
+                                                  strict=True):
+                    link.publish(topic, payload, retain=retain)
+            stats.messages.update(batch.kinds)
+            stats.channels.update(batch.channels)
+            stats.steps = done
+            if on_progress is not None:
+                on_progress(done, total)
         link.flush()
     finally:
         link.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,16 +30,20 @@ from .base import Payload, SimDevice
 from .errors import RegistrationError, ScenarioError
 from .faults import Plan, inject, plan_faults
 from .labels import Label, Run, ground_truth, store, write_jsonl
-from .runner import Encoder, RunStats, native, register, run
+from .runner import Encoder, RunStats, native, publish, register, run
 from .scenario import Scenario, load
 from .territory import Territory, build
 
 if TYPE_CHECKING:
     from phare.settings import Settings
 
+    from .vector.engine import Batch
+
 log = logging.getLogger(__name__)
 
 Echo = Callable[[str], None]
+ENGINES = ("auto", "objects", "vector")
+VECTOR_FROM = 1000  # devices: below, the object simulator is fast enough for any ingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class SimulateOptions:
     api_url: str | None = None
     api_key: str | None = None
     now: datetime | None = None  # the wall clock (tests)
+    engine: str = "auto"  # objects | vector | auto (vector for large territories at max speed)
 
 
 @dataclass
@@ -112,6 +117,7 @@ def simulate(settings: Settings, options: SimulateOptions, echo: Echo,
     """Registers the territory's devices, publishes the period, writes the labels."""
     start, end = period(options.days, options.speed, options.step, options.now)
     sim = prepare(options.scenario, start, end, options.seed)
+    engine = choose_engine(options, len(sim.devices), encode)
     kinds = sim.territory.kinds()
     echo(f"scenario {sim.scenario.name}: {len(sim.devices)} devices ("
          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), seed {sim.run.seed}")
@@ -129,9 +135,17 @@ def simulate(settings: Settings, options: SimulateOptions, echo: Echo,
     progress = _progress(echo, start, options.step, counter, last)
     began = time.monotonic()
     try:
-        stats = run(sim.devices, mqtt_url=settings.mqtt_url, start=start, end=end,
-                    step=options.step, speed=options.speed, on_progress=progress,
-                    encode=counter, now=options.now)
+        if engine == "vector":
+            from .vector.engine import batches  # numpy, and the engine, only when asked for
+
+            echo("vectorised engine: telemetry only, the devices do not answer commands")
+            stats = publish(_counted(batches(sim, start, end, options.step), counter),
+                            mqtt_url=settings.mqtt_url, start=start, end=end, step=options.step,
+                            speed=options.speed, on_progress=progress, now=options.now)
+        else:
+            stats = run(sim.devices, mqtt_url=settings.mqtt_url, start=start, end=end,
+                        step=options.step, speed=options.speed, on_progress=progress,
+                        encode=counter, now=options.now)
     finally:  # what was simulated is labelled, even when interrupted
         path = options.labels_path or Path("var") / f"labels-{sim.scenario.name}.jsonl"
         labels, stored = [], None
@@ -148,6 +162,26 @@ def simulate(settings: Settings, options: SimulateOptions, echo: Echo,
     echo(f"published {counter.messages:,} messages in {seconds:.1f} s "
          f"({counter.messages / max(seconds, 1e-9):,.0f}/s)")
     return Outcome(sim, stats, labels, path, stored, counter.messages, seconds, registered, kinds)
+
+
+def choose_engine(options: SimulateOptions, devices: int, encode: Encoder = native) -> str:
+    """`objects` or `vector`: `auto` takes the vectorised engine for a territory of at least
+    VECTOR_FROM devices run flat out in native messages, where the simulator could limit
+    ingest; the object simulator everywhere else (it answers commands, speaks every envelope)."""
+    if options.engine not in ENGINES:
+        raise ScenarioError(f"unknown engine {options.engine!r}: one of {', '.join(ENGINES)}")
+    if options.engine == "auto":
+        fast = options.speed is None and devices >= VECTOR_FROM and encode is native
+        return "vector" if fast else "objects"
+    if options.engine == "vector" and encode is not native:
+        raise ScenarioError("the vectorised engine publishes native messages only")
+    return options.engine
+
+
+def _counted(items: Iterable[Batch], counter: _Counter) -> Iterator[Batch]:
+    for batch in items:
+        counter.messages += len(batch)
+        yield batch
 
 
 def register_territory(settings: Settings, sim: Simulation, options: SimulateOptions, *,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
@@ -96,7 +95,7 @@ def build(scenario: Scenario, *, seed: int | None = None) -> Territory:
         devices.append(HazardDetector(
             sd.tenant, sd.id, sd.name or f"Détecteur de fumée — {b.name or b.id}, {sd.room}",
             lat=b.at[0], lon=b.at[1], seed=seed, weather=weather, variant="smoke",
-            building=b.id, room_c=_room(meter, offset)))
+            building=b.id, room_c=Room(meter, offset)))
         devices[-1].metadata["room"] = sd.room
     rivers: dict[str, River] = {}
     for r in scenario.hazards.rivers:
@@ -119,7 +118,12 @@ def build(scenario: Scenario, *, seed: int | None = None) -> Territory:
     return Territory(scenario, seed, weather, calendar, network, rivers, devices)
 
 
-def _room(meter: BuildingMeter, offset_c: float) -> Callable[[datetime], float]:
+@dataclass(frozen=True, slots=True)
+class Room:
     """A room of a building: the building's indoor temperature, a little warmer or cooler."""
-    return lambda t: meter.indoor_c + offset_c
 
+    meter: BuildingMeter
+    offset_c: float
+
+    def __call__(self, t: datetime) -> float:
+        return self.meter.indoor_c + self.offset_c

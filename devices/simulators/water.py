@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from devices.messages import MetricValue
 
@@ -28,6 +29,12 @@ NIGHT_MIDDLE = time(3, 0)  # loggers listen from 02:00 to 04:00, the quietest ho
 # Consumption (litres a person a day) of a rural French district, all uses included.
 DEMAND_L_PER_PERSON_DAY = 150.0
 BACKGROUND_LOSS_SHARE = 0.08  # undetectable seepage at joints, as a share of the mean flow
+# Consumers wander around the demand curve: a factor that keeps 98 % of its deviation over
+# 5 minutes, nudged by 1 % each substep. Meters read flow within 1 %, pressure within 15 mbar.
+DEMAND_MEMORY, DEMAND_NOISE = 0.98, 0.01
+FLOW_NOISE, PRESSURE_NOISE_BAR = 0.01, 0.015
+# A logger's night: its background wanders from night to night (keeping 60 %, ±1.2 dB).
+NIGHT_MEMORY, NIGHT_NOISE_DB, TRAFFIC_SPREAD_SIGMA = 0.6, 1.2, 0.3
 
 
 class WaterNetwork:
@@ -49,8 +56,12 @@ class WaterNetwork:
 
 def water_temperature_c(t: datetime) -> float:
     """Temperature of water in a buried main: the air's season, damped and a month late."""
-    doy = t.astimezone(UTC).timetuple().tm_yday
-    return 11.5 - 5.0 * math.cos(2 * math.pi * (doy - 50) / 365.25)
+    return main_temperature_c(t.astimezone(UTC).timetuple().tm_yday)
+
+
+def main_temperature_c(day_of_year: Any, xp: Any = math) -> Any:
+    """`water_temperature_c` from the UTC day of the year (a number, or an array with xp=numpy)."""
+    return 11.5 - 5.0 * xp.cos(2 * math.pi * (day_of_year - 50) / 365.25)
 
 
 class AcousticLeakSensor(SimDevice):
@@ -107,9 +118,9 @@ class AcousticLeakSensor(SimDevice):
 
     def measure(self, t: datetime) -> dict[str, MetricValue]:
         rng = self.rng
-        self.anomaly_db = 0.6 * self.anomaly_db + rng.gauss(0, 1.2)
+        self.anomaly_db = NIGHT_MEMORY * self.anomaly_db + rng.gauss(0, NIGHT_NOISE_DB)
         background = max(5.0, self.base_noise_db + self.anomaly_db)
-        traffic_spread = rng.lognormvariate(math.log(self.traffic_spread_db), 0.3)
+        traffic_spread = rng.lognormvariate(math.log(self.traffic_spread_db), TRAFFIC_SPREAD_SIGMA)
         night = next_local(t - timedelta(hours=12), NIGHT_MIDDLE)  # the night just ended
         leaks = self.leak_levels_db(night)
         noise_min = combine_db([background, *leaks])
@@ -126,19 +137,19 @@ class AcousticLeakSensor(SimDevice):
         }
 
 
-def _bump(hour: float, centre: float, width: float) -> float:
+def _bump(hour: Any, centre: float, width: float, xp: Any) -> Any:
     d = (hour - centre + 12) % 24 - 12  # on a 24-hour circle
-    return math.exp(-0.5 * (d / width) ** 2)
+    return xp.exp(-0.5 * (d / width) ** 2)
 
 
-def _weekday_demand(hour: float) -> float:
-    return (0.25 + 1.3 * _bump(hour, 7.5, 1.2) + 0.6 * _bump(hour, 12.5, 1.5)
-            + 1.0 * _bump(hour, 19.5, 1.8) + 0.45 * _bump(hour, 14.0, 4.5))
+def _weekday_demand(hour: Any, xp: Any = math) -> Any:
+    return (0.25 + 1.3 * _bump(hour, 7.5, 1.2, xp) + 0.6 * _bump(hour, 12.5, 1.5, xp)
+            + 1.0 * _bump(hour, 19.5, 1.8, xp) + 0.45 * _bump(hour, 14.0, 4.5, xp))
 
 
-def _weekend_demand(hour: float) -> float:  # people get up later
-    return (0.25 + 1.2 * _bump(hour, 9.5, 1.8) + 0.8 * _bump(hour, 12.5, 1.5)
-            + 0.9 * _bump(hour, 19.5, 1.8) + 0.45 * _bump(hour, 14.5, 4.5))
+def _weekend_demand(hour: Any, xp: Any = math) -> Any:  # people get up later
+    return (0.25 + 1.2 * _bump(hour, 9.5, 1.8, xp) + 0.8 * _bump(hour, 12.5, 1.5, xp)
+            + 0.9 * _bump(hour, 19.5, 1.8, xp) + 0.45 * _bump(hour, 14.5, 4.5, xp))
 
 
 def _mean(curve: Callable[[float], float]) -> float:
@@ -150,10 +161,14 @@ _WEEKDAY_MEAN, _WEEKEND_MEAN = _mean(_weekday_demand), _mean(_weekend_demand)
 
 def demand_factor(t: datetime) -> float:
     """Consumers' demand at t relative to the day's mean (1.0): low at night, morning peak."""
-    hour = local_hour(t)
-    if local_weekday(t) >= 5:
-        return _weekend_demand(hour) / _WEEKEND_MEAN
-    return _weekday_demand(hour) / _WEEKDAY_MEAN
+    return demand_curve(local_hour(t), local_weekday(t) >= 5)
+
+
+def demand_curve(hour: Any, weekend: bool, xp: Any = math) -> Any:
+    """`demand_factor` from the local hour (a number, or an array with xp=numpy)."""
+    if weekend:
+        return _weekend_demand(hour, xp) / _WEEKEND_MEAN
+    return _weekday_demand(hour, xp) / _WEEKDAY_MEAN
 
 
 class WaterFlowMeter(SimDevice):
@@ -204,15 +219,16 @@ class WaterFlowMeter(SimDevice):
 
     def advance(self, a: datetime, b: datetime) -> None:
         for mid, hours in substeps(a, b, self.substep):
-            self.noise = 1 + 0.98 ** (hours * 12) * (self.noise - 1) + self.rng.gauss(0, 0.01)
+            self.noise = (1 + DEMAND_MEMORY ** (hours * 12) * (self.noise - 1)
+                          + self.rng.gauss(0, DEMAND_NOISE))
             self.volume_m3 += self.flow_m3h(mid) * hours
 
     def measure(self, t: datetime) -> dict[str, MetricValue]:
         flow = self.flow_m3h(t)
         pressure = self.static_bar - self.headloss_bar * (flow / self._peak_m3h) ** 2
         return {
-            "flow_m3h": round(flow * (1 + self.rng.gauss(0, 0.01)), 3),
+            "flow_m3h": round(flow * (1 + self.rng.gauss(0, FLOW_NOISE)), 3),
             "volume_m3": round(self.volume_m3, 3),
-            "pressure_bar": round(pressure + self.rng.gauss(0, 0.015), 3),
+            "pressure_bar": round(pressure + self.rng.gauss(0, PRESSURE_NOISE_BAR), 3),
             **self.common_metrics(),
         }

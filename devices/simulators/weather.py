@@ -12,10 +12,11 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 HEATING_BASE_C = 18.0  # base of the heating degree days used by French energy statistics
 LAPSE_C_PER_M = 0.0055  # mean temperature falls ~0.55 °C per 100 m of altitude
@@ -153,6 +154,22 @@ class Weather:
                 total += rain.mm_h
         return total
 
+    def rain_series(self, seconds: Sequence[float]) -> list[float]:
+        """`rain_mm_h` at many times (epoch seconds, sorted): the same sums, block by block
+        (a block's rain events are looked up in its own list, as `rain_mm_h` does)."""
+        out = [0.0] * len(seconds)
+        i = 0
+        while i < len(seconds):
+            k = _block_index(datetime.fromtimestamp(seconds[i], UTC))
+            block_end = (_EPOCH + (k + 1) * _BLOCK).timestamp()
+            j = bisect.bisect_left(seconds, block_end, lo=i)
+            for rain in self._block(k).rains:
+                _add_rain(out, seconds, i, j, rain)
+            i = j
+        for rain in self.storms:
+            _add_rain(out, seconds, 0, len(seconds), rain)
+        return out
+
     def spell(self, t: datetime) -> Spell:
         u = t.astimezone(UTC)
         block = self._block_at(u)
@@ -263,6 +280,14 @@ def _draw_rains(rng: random.Random, spell: Spell, lon: float) -> list[Rain]:
     return [r for r in out if r.end > r.start]
 
 
+def _add_rain(out: list[float], seconds: Sequence[float], lo: int, hi: int, rain: Rain) -> None:
+    """Adds a rain's intensity at the times of seconds[lo:hi] it covers (start <= t < end)."""
+    a = bisect.bisect_left(seconds, rain.start.timestamp(), lo, hi)
+    b = bisect.bisect_left(seconds, rain.end.timestamp(), a, hi)
+    for x in range(a, b):
+        out[x] += rain.mm_h
+
+
 def _season(u: datetime) -> float:
     """-1 in mid-winter (coldest ~20 January), +1 in mid-summer."""
     return -math.cos(2 * math.pi * (u.timetuple().tm_yday - 20) / 365.25)
@@ -275,24 +300,50 @@ def _block_index(u: datetime) -> int:
 def solar_elevation_deg(t: datetime, lat: float, lon: float) -> float:
     """Height of the sun above the horizon (degrees); the US Naval Observatory's low-precision
     formulas, within a few tenths of a degree, fast enough for every substep of every device."""
-    d = t.timestamp() / 86400 - 10957.5  # days since J2000.0 (2000-01-01 12:00 UTC)
-    g = math.radians(357.529 + 0.98560028 * d)  # mean anomaly
+    return solar_elevation_at(t.timestamp(), lat, lon)
+
+
+def solar_elevation_at(seconds: Any, lat: Any, lon: Any, xp: Any = math) -> Any:
+    """`solar_elevation_deg` from epoch seconds; with `xp=numpy`, over arrays (the
+    vectorised engine), with the same formulas."""
+    return elevation_from(*sun_position(seconds, xp), lat, lon, xp)
+
+
+def sun_position(seconds: Any, xp: Any = math) -> tuple[Any, Any, Any]:
+    """The sun's right ascension and declination (radians) and the sidereal time (hours) at
+    epoch seconds: what its height at any place depends on."""
+    d = seconds / 86400 - 10957.5  # days since J2000.0 (2000-01-01 12:00 UTC)
+    g = xp.radians(357.529 + 0.98560028 * d)  # mean anomaly
     q = 280.459 + 0.98564736 * d  # mean longitude
-    ecl_lon = math.radians(q + 1.915 * math.sin(g) + 0.020 * math.sin(2 * g))
-    obliquity = math.radians(23.439 - 0.00000036 * d)
-    ra = math.atan2(math.cos(obliquity) * math.sin(ecl_lon), math.cos(ecl_lon))
-    dec = math.asin(math.sin(obliquity) * math.sin(ecl_lon))
+    ecl_lon = xp.radians(q + 1.915 * xp.sin(g) + 0.020 * xp.sin(2 * g))
+    obliquity = xp.radians(23.439 - 0.00000036 * d)
+    ra = xp.atan2(xp.cos(obliquity) * xp.sin(ecl_lon), xp.cos(ecl_lon))
+    dec = xp.asin(xp.sin(obliquity) * xp.sin(ecl_lon))
     gmst_h = 18.697374558 + 24.06570982441908 * d
-    hour_angle = math.radians(gmst_h * 15 + lon) - ra
-    phi = math.radians(lat)
-    return math.degrees(math.asin(math.sin(phi) * math.sin(dec)
-                                  + math.cos(phi) * math.cos(dec) * math.cos(hour_angle)))
+    return ra, dec, gmst_h
+
+
+def elevation_from(ra: Any, dec: Any, gmst_h: Any, lat: Any, lon: Any, xp: Any = math) -> Any:
+    """The sun's height (degrees) at a place, from its position (`sun_position`)."""
+    hour_angle = xp.radians(gmst_h * 15 + lon) - ra
+    phi = xp.radians(lat)
+    return xp.degrees(xp.asin(xp.sin(phi) * xp.sin(dec)
+                              + xp.cos(phi) * xp.cos(dec) * xp.cos(hour_angle)))
+
+
+def cloud_transmission(cloud: Any) -> Any:
+    """Kasten and Czeplak (1980): the share of clear-sky light that a cloud cover n (0-1)
+    lets through, 1 − 0.75·n^3.4 (floats or arrays)."""
+    return 1 - 0.75 * cloud ** 3.4
+
+
+def clear_sky_irradiance_w_m2(elevation_deg: Any, xp: Any = math) -> Any:
+    """Kasten and Czeplak's clear sky, 910·sin(h) − 30 W/m², before clipping at 0."""
+    return 910 * xp.sin(xp.radians(elevation_deg)) - 30
 
 
 def global_irradiance_w_m2(elevation_deg: float, cloud: float) -> float:
-    """Kasten and Czeplak (1980): clear sky 910·sin(h) − 30 W/m², times 1 − 0.75·n^3.4 for a
-    cloud cover n (0-1)."""
+    """Global horizontal irradiance (W/m²) for a sun height and a cloud cover (0-1)."""
     if elevation_deg <= 0:
         return 0.0
-    clear = max(0.0, 910 * math.sin(math.radians(elevation_deg)) - 30)
-    return clear * (1 - 0.75 * cloud ** 3.4)
+    return max(0.0, clear_sky_irradiance_w_m2(elevation_deg)) * cloud_transmission(cloud)

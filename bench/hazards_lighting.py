@@ -1,6 +1,6 @@
 """Fire, flood and lighting scored on the default scenario (issue #5's figures).
 
-    PHARE_DATABASE_SCHEMA=bench_hazlight .venv/bin/python bench/hazlight.py \
+    PHARE_DATABASE_SCHEMA=bench_hazards_lighting .venv/bin/python bench/hazards_lighting.py \
         [--days 60] [--seed 42] [--nights 3] [--part hazards|lighting|both]
 
 Hazards: the scenario's hazard detectors (smoke detectors in public buildings, river gauges,
@@ -16,7 +16,7 @@ noon), every simulated cabinet applies its own and lives the night, its readings
 ingest stores them; then `evaluate_lighting`: the share of the coming week's schedules that
 pass the regulatory check, and the measured energy of the lived nights against the prediction.
 
-The schema (default `bench_hazlight`) is dropped and recreated first: use one of your own.
+The schema (default `bench_hazards_lighting`) is dropped and recreated first: use one of your own.
 """
 
 from __future__ import annotations
