@@ -28,7 +28,7 @@ from commands.params import check_type, validate
 from commands.targets import Target
 from devices.messages import Command, format_ts
 from phare.settings import Settings
-from phare.tenancy import Actor, audit
+from phare.tenancy import Actor, audit, audit_many
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,25 @@ def queue_command(conn: psycopg.Connection, target: Target, order: Order, *, now
               detail={"command": str(command_id), "type": order.type, "params": order.params,
                       "expires": format_ts(order.expires_at)})
     return command_id
+
+
+def queue_commands(conn: psycopg.Connection, items: Sequence[tuple[Target, Order]], *,
+                   now: datetime, actor: Actor, source: Source = Source.API,
+                   priority: int = PRIORITY_NORMAL) -> list[uuid.UUID]:
+    """Queues one order to each of many devices (each its own, e.g. a night's schedule) in the
+    caller's transaction, with a few statements for all; the targets must have passed
+    `check_target`. Returns the ids, in the order of `items`."""
+    if not items:
+        return []
+    with conn.transaction():
+        ids = _insert(conn, [(target, order, None) for target, order in items], now=now,
+                      group_id=None, source=source, priority=priority, actor=actor)
+        audit_many(conn, actor, "command.create", (
+            (target.tenant_id, f"{target.tenant}/{target.id}",
+             {"command": str(command_id), "type": order.type, "params": order.params,
+              "expires": format_ts(order.expires_at)})
+            for (target, order), command_id in zip(items, ids, strict=True)))
+    return ids
 
 
 def queue_group(conn: psycopg.Connection, targets: Sequence[Target], orders: Sequence[Order],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -384,12 +385,20 @@ def revoke_grant(conn: psycopg.Connection, grant_id: int, *, actor: Actor) -> bo
 
 
 # --- audit log --------------------------------------------------------------------------
+_AUDIT = ("insert into audit_log (tenant_id, actor, key_id, user_id, action, target, detail) "
+          "values (%s, %s, %s, %s, %s, %s, %s)")
+
+
 def audit(conn: psycopg.Connection, actor: Actor, *, tenant_id: int, action: str, target: str,
           detail: dict[str, Any] | None = None) -> None:
     """Records a change in the audit log, in the caller's transaction."""
-    conn.execute(
-        "insert into audit_log (tenant_id, actor, key_id, user_id, action, target, detail) "
-        "values (%s, %s, %s, %s, %s, %s, %s)",
-        (tenant_id, actor.label, actor.key_id, actor.user_id, action, target,
-         Jsonb(detail or {})),
-    )
+    conn.execute(_AUDIT, (tenant_id, actor.label, actor.key_id, actor.user_id, action, target,
+                          Jsonb(detail or {})))
+
+
+def audit_many(conn: psycopg.Connection, actor: Actor, action: str,
+               entries: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
+    """Records many changes of one actor, (tenant_id, target, detail) each, in one pipeline."""
+    with conn.cursor() as cur:
+        cur.executemany(_AUDIT, [(tenant_id, actor.label, actor.key_id, actor.user_id, action,
+                                  target, Jsonb(detail)) for tenant_id, target, detail in entries])

@@ -56,8 +56,8 @@ from analytics.lighting_store import (
     zones_by_cabinet,
 )
 from commands.errors import InvalidCommand
+from commands.service import Order, check_target, prepare, queue_commands
 from commands.service import Policy as CommandPolicy
-from commands.service import prepare, queue_command
 from commands.targets import Target
 from phare.tenancy import Actor
 
@@ -94,20 +94,23 @@ def run(ctx: JobContext) -> int:
 
 
 # --- schedules ---------------------------------------------------------------------------
-def _last_steps(conn: psycopg.Connection, uid: int) -> Any:
-    row = conn.execute("select params -> 'steps' from commands where device_uid = %s and "
-                       "type = 'set_schedule' order by created_at desc limit 1",
-                       (uid,)).fetchone()
-    return None if row is None else row[0]
+def _last_steps(conn: psycopg.Connection, uids: list[int]) -> dict[int, Any]:
+    """The steps of the latest `set_schedule` queued for each cabinet."""
+    return dict(conn.execute(
+        "select distinct on (device_uid) device_uid, params -> 'steps' from commands "
+        "where device_uid = any(%s) and type = 'set_schedule' "
+        "order by device_uid, created_at desc", (uids,)).fetchall())
 
 
 def queue_schedules(conn: psycopg.Connection, cabs: list[CabinetRow], *, now: datetime,
                     log: logging.Logger) -> int:
     """Queues the coming night's schedule of each cabinet whose steps changed; returns how
     many were queued."""
-    queued = 0
     policies = policies_in_force(conn)
     zones = zones_by_cabinet(conn)
+    last = _last_steps(conn, [cab.uid for cab in cabs])
+    orders: list[tuple[Target, Order]] = []
+    details: list[dict[str, Any]] = []
     for cab in cabs:
         if not cab.spec.luminaires:
             log.warning("lighting: %s/%s has no luminaires in its metadata; skipped",
@@ -119,20 +122,26 @@ def queue_schedules(conn: psycopg.Connection, cabs: list[CabinetRow], *, now: da
             log.warning("lighting: schedule of %s/%s for the night of %s not sent: %s",
                         cab.tenant, cab.id, night, "; ".join(p.verdict.reasons_fr))
             continue
+        target = Target(**cab.row)
         try:
             order = prepare("set_schedule", {"steps": [s.to_json() for s in p.steps]},
                             expires=p.steps[0].at, now=now, policy=CommandPolicy())
+            check_target(target, order, now=now)
         except InvalidCommand as exc:
             log.warning("lighting: schedule of %s/%s refused: %s", cab.tenant, cab.id, exc)
             continue
-        if _last_steps(conn, cab.uid) == order.params["steps"]:
+        if last.get(cab.uid) == order.params["steps"]:
             continue
-        command_id = queue_command(conn, Target(**cab.row), order, now=now, actor=ACTOR)
-        conn.execute("update commands set detail = detail || %s where id = %s",
-                     (Jsonb(p.detail(cab.spec)), command_id))
-        conn.commit()
-        queued += 1
-    return queued
+        orders.append((target, order))
+        details.append(p.detail(cab.spec))
+    # One transaction for the lot: a few statements whatever the number of cabinets.
+    ids = queue_commands(conn, orders, now=now, actor=ACTOR)
+    if ids:
+        conn.execute("update commands c set detail = c.detail || d.detail "
+                     "from unnest(%s::uuid[], %s::jsonb[]) d(id, detail) where c.id = d.id",
+                     (ids, [Jsonb(d) for d in details]))
+    conn.commit()
+    return len(ids)
 
 
 def measure(conn: psycopg.Connection, now: datetime) -> int:
@@ -164,15 +173,22 @@ def measure(conn: psycopg.Connection, now: datetime) -> int:
 
 
 # --- faults ------------------------------------------------------------------------------
+_METRICS = ("power_w", "dimming_pct", "output_on")
+
+
 def _readings(conn: psycopg.Connection, uids: list[int], start: datetime,
               end: datetime) -> dict[int, dict[datetime, dict[str, float]]]:
+    # One row per sample with the three metrics side by side (a third of the rows to fetch).
     rows = conn.execute(
-        "select device_uid, ts, metric, value from readings where device_uid = any(%s) and "
-        "metric in ('power_w', 'dimming_pct', 'output_on') and ts > %s and ts <= %s",
-        (uids, start, end)).fetchall()
-    out: dict[int, dict[datetime, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for uid, ts, metric, value in rows:
-        out[uid][ts][metric] = float(value)
+        "select device_uid, ts, max(value) filter (where metric = 'power_w'), "
+        "max(value) filter (where metric = 'dimming_pct'), "
+        "max(value) filter (where metric = 'output_on') "
+        "from readings where device_uid = any(%s) and metric = any(%s) "
+        "and ts > %s and ts <= %s group by device_uid, ts",
+        (uids, list(_METRICS), start, end)).fetchall()
+    out: dict[int, dict[datetime, dict[str, float]]] = defaultdict(dict)
+    for uid, ts, *values in rows:
+        out[uid][ts] = {m: v for m, v in zip(_METRICS, values, strict=True) if v is not None}
     return out
 
 
@@ -211,7 +227,12 @@ def _faults(ctx: JobContext, cabs: list[CabinetRow]) -> int:
         return 0
     watermark = read_watermark(conn, NAME)
     start = max(watermark or ctx.now - MAX_WINDOW, ctx.now - MAX_WINDOW)
-    readings = _readings(conn, [c.uid for c in cabs], start, ctx.now)
+    uids = [c.uid for c in cabs]
+    readings = _readings(conn, uids, start, ctx.now)
+    # Only a cabinet with an active alert has anything to clear (most have none).
+    active = {uid for (uid,) in conn.execute(
+        "select device_uid from alerts where type = %s and status <> 'resolved' "
+        "and device_uid = any(%s)", (ALERT_TYPE, uids))}
     changes = 0
     for cab in cabs:
         samples = readings.get(cab.uid)
@@ -230,7 +251,7 @@ def _faults(ctx: JobContext, cabs: list[CabinetRow]) -> int:
                                      params={"condition": condition, "detail_fr": detail},
                                      observed_at=observed)
                 changes += int(change.kind is not None)
-            elif seen is False:
+            elif seen is False and cab.uid in active:
                 cleared = clear_alert(conn, device_uid=cab.uid, alert_type=ALERT_TYPE,
                                       now=ctx.now, settings=ctx.settings, source=SOURCE,
                                       observed_at=observed, condition=condition)

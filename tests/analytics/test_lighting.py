@@ -206,6 +206,11 @@ def test_the_job_queues_one_schedule_per_cabinet_once(job_settings: Settings,
     prediction = rows[0][2]["prediction"]
     assert rows[0][2]["night"] == "2026-01-15" and prediction["saving_pct"] > 30
     assert rows[0][3] == datetime.fromisoformat(rows[0][1]["steps"][0]["at"])
+    assert rows[1][2]["safety"] is True and rows[0][2]["safety"] is False
+    audited = job_conn.execute(
+        "select target from audit_log where action = 'command.create' and actor = 'job:lighting' "
+        "and target like %s order by target", (f"{tenant_slug}/%",)).fetchall()
+    assert [a[0] for a in audited] == [f"{tenant_slug}/armoire-1", f"{tenant_slug}/armoire-2"]
     # An hour later nothing changed: nothing queued.
     assert run_job(job_settings, now + timedelta(hours=1)) == 0
     count = job_conn.execute("select count(*) from commands").fetchone()
