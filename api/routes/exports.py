@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -134,6 +134,9 @@ def export_ngsi_ld(
     type_: Annotated[str | None, Query(
         alias="type", description=f"one of {', '.join(ngsi_ld.TYPES)}; default: all",
         pattern=f"^({'|'.join(ngsi_ld.TYPES)})$")] = None,
+    options: Annotated[Literal["normalized", "keyValues"], Query(
+        description="`keyValues`: the simplified form (each attribute's value alone), as the "
+        "Smart Data Models JSON schemas describe entities")] = "normalized",
 ) -> LDResponse:
     """The scope as an array of NGSI-LD entities (normalized), after FIWARE Smart Data Models."""
     wanted = {type_} if type_ else set(ngsi_ld.TYPES)
@@ -153,4 +156,6 @@ def export_ngsi_ld(
     if ngsi_ld.ALERT in wanted:
         entities.extend(ngsi_ld.alert_entity(a) for a in
                         q.list_alerts(conn, scope=principal.scope, status=None, type=None))
+    if options == "keyValues":
+        entities = [ngsi_ld.key_values(e) for e in entities]
     return LDResponse(entities)
