@@ -680,6 +680,45 @@ def alerts_policy(
                f"up to level {policy.max_escalation}")
 
 
+export_app = typer.Typer(help="Exports (docs/export.md).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("tenant")
+def export_tenant(
+    slug: str,
+    out: Annotated[Path, typer.Option("--out", help="The ZIP archive to write.")],
+) -> None:
+    """Write everything of a tenant and the tenants below it to a ZIP archive (reversibility)."""
+    import time
+    from datetime import UTC, datetime
+
+    from api.exports import archive
+    from phare import db
+
+    settings = load_settings()
+    started = last = time.monotonic()
+    current: list[str] = []
+
+    def progress(table: str, written: int) -> None:
+        nonlocal last
+        if current[-1:] != [table] or time.monotonic() - last > 2:
+            current.append(table)
+            last = time.monotonic()
+            typer.echo(f"  {table}: {written / 1e6:,.1f} MB of CSV", err=True)
+
+    try:
+        with db.connect(settings, autocommit=True) as conn:
+            manifest = archive.write_file(conn, slug, out, now=datetime.now(UTC),
+                                          progress=progress)
+    except PhareError as exc:
+        raise fail(exc) from None
+    for f in manifest["files"]:
+        typer.echo(f"{f['name']:<24} {f['rows']:>12,} rows")
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:,.1f} MB) in "
+               f"{time.monotonic() - started:.1f} s")
+
+
 def main() -> None:
     try:
         app()

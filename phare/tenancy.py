@@ -40,6 +40,7 @@ class Permission(StrEnum):
 
     READ_DATA = "read_data"                    # devices, readings, events, alerts, rejections
     EXPORT_DATA = "export_data"                # bulk exports of readings
+    EXPORT_TENANT = "export_tenant"            # the full export of a tenant (reversibility)
     REGISTER_DEVICES = "register_devices"      # register, modify, delete devices
     ACKNOWLEDGE_ALERTS = "acknowledge_alerts"  # acknowledge and resolve alerts
     SEND_COMMANDS = "send_commands"            # switch, dim, schedule devices

@@ -1,7 +1,8 @@
-"""Bulk exports for GIS, spreadsheets and FIWARE brokers: CSV, GeoJSON, NGSI-LD.
+"""Bulk exports for GIS, spreadsheets and FIWARE brokers: CSV, GeoJSON, NGSI-LD; and the full
+export of a tenant (reversibility).
 
 Every export keeps to the key's scope (its tenant and those below) and needs the
-`export_data` permission.
+`export_data` permission; the full export needs `export_tenant` (admins).
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import Conn, RawConn, TenantFilter, require
 from api.errors import invalid
-from api.exports import csv, geojson, ngsi_ld
+from api.exports import archive, csv, geojson, ngsi_ld
 from api.models import AlertStatus
 from api.params import format_instant, parse_instant, time_window
 from api.queries import exports as q
-from devices.catalogue import COMMON_METRICS, DEVICE_ID_PATTERN, KINDS, METRIC_NAME_PATTERN
-from phare.tenancy import Permission, Principal, set_scope
+from api.queries.tenants import tenant_in_scope
+from devices.catalogue import COMMON_METRICS, DEVICE_ID_PATTERN, KINDS, METRIC_NAME_PATTERN, TENANT_PATTERN
+from phare.db import migration_files
+from phare.tenancy import Permission, Principal, audit, scope_literal, set_scope
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORT_DATA))]
+TenantExporter = Annotated[Principal, Depends(require(Permission.EXPORT_TENANT))]
 # The longest window of one readings export; longer ones are several requests.
 MAX_READINGS_WINDOW = timedelta(days=31)
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -159,3 +163,49 @@ def export_ngsi_ld(
     if options == "keyValues":
         entities = [ngsi_ld.key_values(e) for e in entities]
     return LDResponse(entities)
+
+
+@router.get("/full", response_class=StreamingResponse,
+            responses={200: {"content": {archive.MEDIA_TYPE: {}},
+                             "description": "a ZIP archive: one CSV per table, manifest.json, "
+                             "LISEZMOI.txt"},
+                       404: {"description": "no such tenant in the key's scope"}})
+def export_full(
+    conn: Conn,
+    raw: RawConn,
+    principal: TenantExporter,
+    tenant: Annotated[str | None, Query(
+        pattern=f"^{TENANT_PATTERN}$",
+        description="the tenant exported with those below it; default: the key's")] = None,
+) -> StreamingResponse:
+    """Everything of a tenant and the tenants below it, to leave Phare or restore elsewhere:
+    devices, readings (raw and rollups), events, alerts and their history, commands, rejected
+    messages, users, keys (without secrets), partner grants, the audit log and the alert
+    configuration, as a ZIP archive streamed as it is read (docs/export.md). Audited."""
+    slug = tenant or principal.tenant
+    # Partners' granted tenants are theirs to read, not to take away: `scope` only.
+    tenant_id = tenant_in_scope(conn, principal=principal, slug=slug, write=True)
+    if tenant_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tenant '{slug}'")
+    row = conn.execute("select name, array(select tenant_subtree(%s)) from tenants where id = %s",
+                       (tenant_id, tenant_id)).fetchone()
+    assert row is not None
+    root = archive.Root(slug=slug, name=row[0],
+                        tenant_ids=tuple(i for i in row[1] if i in principal.scope))
+    audit(conn, principal.actor, tenant_id=tenant_id, action="tenant.export", target=slug,
+          detail={"tenants": len(root.tenant_ids), "format": archive.FORMAT})
+    now = datetime.now(UTC)
+
+    def body() -> Iterator[bytes]:
+        # Its own transaction, one snapshot for every table, confined by row-level security to
+        # the exported tenants (the key may see more).
+        with raw.transaction():
+            archive.snapshot(raw)
+            raw.execute("select set_config('phare.tenant_ids', %s, true), "
+                        "set_config('phare.partner_id', '', true)",
+                        (scope_literal(set(root.tenant_ids)),))
+            yield from archive.stream(raw, root, now=now,
+                                      schema_version=migration_files()[-1][0])
+
+    name = f"phare-{slug}-{now:%Y%m%d}.zip"
+    return StreamingResponse(body(), media_type=archive.MEDIA_TYPE, headers=_attachment(name))

@@ -8,8 +8,10 @@ the permission table says, and nothing more.
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -151,6 +153,7 @@ def test_lists_hold_the_keys_own_data(client: TestClient, world: World) -> None:
     "/rejected?tenant={b}", "/rejected/counts?tenant={b}", "/users?tenant={b}",
     "/keys?tenant={b}", "/audit?tenant={b}", "/lighting/policies/{b}",
     "/lighting/policies?tenant={b}", "/lighting/dark-zones?tenant={b}", "/schedules?tenant={b}",
+    "/exports/full?tenant={b}",
 ], ids=lambda p: p.split("?")[0].replace("{b}", "b").strip("/").replace("/", "-")
    + ("-filtered" if "tenant=" in p else ""))
 def test_reading_the_neighbour_is_404(client: TestClient, world: World, path: str) -> None:
@@ -186,6 +189,18 @@ def test_the_neighbours_lighting_cannot_be_changed(client: TestClient, world: Wo
     mine = auth(world.admin[world.b])
     assert client.get(zone, headers=mine).json()["level_pct"] == 0  # untouched
     assert client.get(policy, headers=mine).json()["off_from"] == "23:00"
+
+
+def test_the_full_export_holds_nothing_of_the_neighbour(client: TestClient,
+                                                        world: World) -> None:
+    """Every file of A's archive: A's rows, and no trace of B (whose slug is unique)."""
+    r = client.get(f"{API}/exports/full", headers=auth(world.admin[world.a]))
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        text = b"".join(zf.read(name) for name in zf.namelist()).decode("utf-8")
+        devices = zf.read("devices.csv").decode("utf-8")
+    assert world.b not in text
+    assert f"{world.a},armoire-1" in devices and f"{world.a},detecteur-1" in devices
 
 
 def test_revoking_the_neighbours_key_is_404(client: TestClient, world: World) -> None:
@@ -471,6 +486,7 @@ PROBES: dict[Permission, tuple[Probe, int]] = {
     Permission.SEND_COMMANDS: (_post("/devices/{a}/armoire-1/commands", lambda w: {}), 422),
     Permission.ACKNOWLEDGE_ALERTS: (_post("/alerts/0/ack", lambda w: {}), 404),
     Permission.EXPORT_DATA: (_get("/exports/devices.geojson"), 200),
+    Permission.EXPORT_TENANT: (_get("/exports/full"), 200),
 }
 # Permissions no endpoint requires yet.
 NOT_EXPOSED: set[Permission] = set()
