@@ -719,6 +719,35 @@ def export_tenant(
                f"{time.monotonic() - started:.1f} s")
 
 
+import_app = typer.Typer(help="Restores (docs/export.md).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("tenant")
+def import_tenant(
+    archive_file: Annotated[Path, typer.Argument(metavar="FILE", help="A `phare export tenant` "
+                                                 "archive (or GET /api/v1/exports/full).")],
+    parent: Annotated[str | None, typer.Option(
+        help="Restore under this tenant; default: its old parent if this platform has it.")
+    ] = None,
+) -> None:
+    """Restore a tenant and those below it from a full export, all or nothing."""
+    from api.exports import restore
+    from phare import db
+
+    settings = load_settings()
+    try:
+        with db.connect(settings, autocommit=True) as conn:
+            result = restore.restore(conn, archive_file, parent=parent, progress=lambda t, n:
+                                     typer.echo(f"  {t}: {n:,} rows", err=True))
+    except PhareError as exc:
+        raise fail(exc) from None
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"restored {result.root}: {sum(result.rows.values()):,} rows in "
+               f"{len(result.rows)} tables")
+
+
 def main() -> None:
     try:
         app()
