@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.queries.readings import bucket_floor
 from phare.settings import Settings
 from tests.api.conftest import auth, insert_readings
 from tests.conftest import register_device
@@ -234,3 +235,17 @@ def test_instants_are_written_in_utc_whatever_the_session_time_zone(
         r = paris.get(url, params={"metric": "power_w", "from": z(at(0)), "to": z(at(1))},
                       headers=auth(admin_key))
     assert r.json()["data"] == [{"ts": "2026-03-02T10:00:00Z", "value": 1.0}]
+
+
+@pytest.mark.parametrize("bucket", [timedelta(seconds=30), timedelta(minutes=7), timedelta(hours=1),
+                                    timedelta(hours=5), timedelta(days=1), timedelta(days=7)],
+                         ids=str)
+def test_bucket_boundaries_computed_here_are_time_buckets(conn: psycopg.Connection,
+                                                          bucket: timedelta) -> None:
+    """The boundaries the readings query no longer asks the database for are TimescaleDB's."""
+    instants = [datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+                datetime(2000, 1, 3, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, 7, 5, tzinfo=UTC),
+                datetime(2026, 11, 23, 21, 15, tzinfo=UTC)]
+    for instant in instants:
+        row = conn.execute("select time_bucket(%s, %s::timestamptz)", (bucket, instant)).fetchone()
+        assert row is not None and bucket_floor(instant, bucket) == row[0], instant
