@@ -50,8 +50,11 @@ class Root:
 
 
 def snapshot(conn: psycopg.Connection) -> None:
-    """Makes the caller's new transaction one consistent, read-only view for every table."""
+    """Makes the caller's new transaction one consistent, read-only view for every table, whose
+    instants are written in UTC and numbers to the last digit, whatever the server's settings."""
     conn.execute("set transaction isolation level repeatable read, read only")
+    conn.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; "
+                 "set local extra_float_digits = 1")
 
 
 class _Sink:
@@ -137,11 +140,11 @@ def build_manifest(root: Root, files: Sequence[dict[str, Any]], *, now: datetime
         "format_version": FORMAT_VERSION,
         "phare_version": __version__,
         "schema_version": schema_version,
-        "exported_at": iso(now),
+        "exported_at": iso(now.replace(microsecond=0)),
         "tenant": {"slug": root.slug, "name": root.name},
         "files": list(files),
         "csv": {"encoding": "utf-8", "separator": ",", "header": True, "null": "empty cell",
-                "empty_text": '""', "timestamps": "RFC 3339, UTC",
+                "empty_text": '""', "timestamps": "ISO 8601 in UTC: 2026-11-23 21:15:00+00",
                 "json_columns": "JSON text", "bytes": "hexadecimal, \\x prefix"},
         "skipped_tables": dict(q.FULL_SKIPPED),
         "not_exported": ["API keys and their SHA-256 hashes (issue new keys after a restore)",
@@ -166,13 +169,14 @@ def readme(manifest: dict[str, Any]) -> str:
         "",
     ]
     for f in manifest["files"]:
-        lines.append(f"  {f['name']:<24} {f['rows']:>12,} lignes".replace(",", "\u202f"))
+        count = f"{f['rows']:,}".replace(",", "\u202f")
+        lines.append(f"  {f['name']:<24} {count:>12} ligne{'s' if f['rows'] > 1 else ''}")
         lines.append(f"      {about[f['table']]}")
     lines += [
         "",
         "Format des fichiers CSV : UTF-8, séparateur virgule, une ligne d'en-tête. Une cellule",
         "vide signifie « pas de valeur » ; les dates sont en temps universel (UTC), au format",
-        "2026-11-23T21:15:00+00 ; les colonnes metadata, params, detail… contiennent du JSON.",
+        "2026-11-23 21:15:00+00 ; les colonnes metadata, params, detail… contiennent du JSON.",
         "Les équipements sont désignés par leur collectivité (tenant) et leur identifiant",
         "(device_id), comme dans l'API de Phare. Pour ouvrir un fichier dans un tableur,",
         "importez-le (LibreOffice : Fichier > Ouvrir, jeu de caractères UTF-8 ; Excel :",
@@ -187,7 +191,8 @@ def readme(manifest: dict[str, Any]) -> str:
         "Ce qui n'est pas exporté, volontairement :",
         "  - les clés d'API et leurs empreintes : créez de nouvelles clés après la restauration ;",
         "  - les secrets de signature des webhooks (la colonne has_secret de",
-        "    notification_routes.csv indique les destinataires qui en avaient un) ;",
+        "    notification_routes.csv indique les destinataires qui en avaient un ; restaurés,",
+        "    ils restent désactivés jusqu'à ce qu'on leur donne un nouveau secret) ;",
         "  - la file d'attente interne des règles d'alerte (alert_inbox), vidée en une seconde.",
         "",
     ]
