@@ -193,6 +193,26 @@ def sizes(settings: Settings) -> list[str]:
     return lines
 
 
+def baseline(port: int, key: str, devices: list[tuple[str, str]], requests: int) -> list[float]:
+    """The same key reading one device (authentication, scope, one query): what any request
+    costs on this machine now, for comparison."""
+    rng = random.Random(8)
+    latencies = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        for n in range(requests + 20):
+            tenant, device = rng.choice(devices)
+            sent = time.perf_counter()
+            response = client.get(f"/api/v1/devices/{tenant}/{device}")
+            response.json()
+            took = time.perf_counter() - sent
+            if response.status_code != 200:
+                raise BenchError(f"{response.status_code}: {response.text[:300]}")
+            if n >= 20:
+                latencies.append(took * 1000)
+    return latencies
+
+
 def measure(port: int, key: str, devices: list[tuple[str, str]], start: datetime,
             end: datetime, requests: int) -> tuple[list[float], list[int]]:
     rng = random.Random(7)
@@ -294,6 +314,10 @@ def main() -> int:
         print(f"  p95                 {percentile(latencies, 95):7.1f} ms")
         print(f"  p99                 {percentile(latencies, 99):7.1f} ms")
         print(f"  max                 {max(latencies):7.1f} ms")
+        base = baseline(port, key, devices, max(100, args.requests // 5))
+        print(f"baseline: GET /api/v1/devices/{{tenant}}/{{device}} (auth, scope, one query), "
+              f"{len(base)} requests")
+        print(f"  p50 {percentile(base, 50):.1f} ms, p95 {percentile(base, 95):.1f} ms")
         print(f"  load average after  {load_average()}")
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
