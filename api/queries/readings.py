@@ -16,10 +16,12 @@ import psycopg
 from psycopg import sql
 
 from analytics.rollups import DAILY_TIMEZONE, covered_until
-from api.models import ReadingPoint
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+# (instant, value): rows as the database returns them; the route writes them out as JSON
+# without building a model per point (a 30-day hourly answer has 720 of them).
+Point = tuple[datetime, float]
 
 _RAW = (
     "select ts, value from readings "
@@ -113,7 +115,7 @@ def _boundaries(conn: psycopg.Connection, params: dict[str, Any], *,
 def read_points(
     conn: psycopg.Connection, *, device_uid: int, metric: str, start: datetime, end: datetime,
     bucket: timedelta | None, limit: int, tz: str = "UTC",
-) -> tuple[list[ReadingPoint], bool]:
+) -> tuple[list[Point], bool]:
     """Up to `limit` points in [start, end) by time, and whether more remain after them."""
     params: dict[str, Any] = {"uid": device_uid, "metric": metric, "start": start, "end": end,
                               "bucket": bucket, "limit": limit + 1, "tz": tz}
@@ -132,17 +134,16 @@ def read_points(
                     tb_ts=_time_bucket(sql.Identifier("ts"), local),
                     tb_bucket=_time_bucket(sql.Identifier("bucket"), local),
                     table=sql.Identifier(table))
-    rows = conn.execute(query, params).fetchall()
-    points = [ReadingPoint(ts=ts, value=value) for ts, value in rows[:limit]]
-    return points, len(rows) > limit
+    rows: list[Point] = conn.execute(query, params).fetchall()
+    return rows[:limit], len(rows) > limit
 
 
-def resume_after(last: ReadingPoint, bucket: timedelta | None, tz: str = "UTC") -> datetime:
-    """Where the next page starts: just past the last point, or at the next bucket."""
+def resume_after(last: datetime, bucket: timedelta | None, tz: str = "UTC") -> datetime:
+    """Where the next page starts: just past the last point's instant, or at the next bucket."""
     if bucket is None:
-        return last.ts + timedelta(microseconds=1)
+        return last + timedelta(microseconds=1)
     if local_days(bucket, tz):
         zone = ZoneInfo(tz)
-        day = last.ts.astimezone(zone).date() + timedelta(days=bucket.days)
+        day = last.astimezone(zone).date() + timedelta(days=bucket.days)
         return datetime.combine(day, time(), zone).astimezone(UTC)
-    return last.ts + bucket
+    return last + bucket
