@@ -136,6 +136,20 @@ _INSERTS: dict[str, str] = {
                            "x.notify_resolved::boolean, x.enabled::boolean and not x.has_secret::boolean, "
                            "x.created_at::timestamptz from imp x join map_routes m on m.old = x.id::bigint "
                            "join tenants t on t.slug = x.tenant",
+    "lighting_policies": "insert into lighting_policies (tenant_id, dusk_offset_min, dawn_offset_min, "
+                         "evening_level, dim_at, dim_level, off_from, off_until, morning_level, "
+                         "safety_level, note, updated_at, updated_by) select t.id, "
+                         "x.dusk_offset_min::smallint, x.dawn_offset_min::smallint, "
+                         "x.evening_level::smallint, x.dim_at::time, x.dim_level::smallint, "
+                         "x.off_from::time, x.off_until::time, x.morning_level::smallint, "
+                         "x.safety_level::smallint, x.note, x.updated_at::timestamptz, x.updated_by "
+                         "from imp x join tenants t on t.slug = x.tenant",
+    "dark_zones": "insert into dark_zones (tenant_id, name, area, level_pct, starts, ends, reason, "
+                  "created_at, updated_at, updated_by) select t.id, x.name, "
+                  "st_setsrid(st_geomfromgeojson(x.area), 4326), x.level_pct::smallint, "
+                  "x.starts::time, x.ends::time, x.reason, x.created_at::timestamptz, "
+                  "x.updated_at::timestamptz, x.updated_by from imp x "
+                  "join tenants t on t.slug = x.tenant order by x.id::bigint",
     "ground_truth": "insert into ground_truth (run_id, scenario, seed, tenant_id, device_id, type, "
                     "starts_at, ends_at, params, created_at) select x.run_id::uuid, x.scenario, "
                     "x.seed::bigint, t.id, x.device_id, x.type, x.starts_at::timestamptz, "

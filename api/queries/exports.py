@@ -223,6 +223,20 @@ FULL_TABLES: tuple[FullTable, ...] = (
               "t.id = x.tenant_id where x.tenant_id = any(%(tenants)s) "
               "order by x.id",
               "qui est prévenu de quoi (le secret de signature des webhooks n'est pas exporté)"),
+    FullTable("lighting_policies",
+              "select t.slug as tenant, x.dusk_offset_min, x.dawn_offset_min, x.evening_level, "
+              "x.dim_at, x.dim_level, x.off_from, x.off_until, x.morning_level, x.safety_level, "
+              "x.note, x.updated_at, x.updated_by from lighting_policies x "
+              "join tenants t on t.id = x.tenant_id where x.tenant_id = any(%(tenants)s) "
+              "order by t.slug",
+              "la politique d'éclairage de la collectivité (heures locales, niveaux en %)"),
+    FullTable("dark_zones",
+              "select x.id, t.slug as tenant, x.name, st_asgeojson(x.area, 15) as area, "
+              "x.level_pct, x.starts, x.ends, x.reason, x.created_at, x.updated_at, x.updated_by "
+              "from dark_zones x join tenants t on t.id = x.tenant_id "
+              "where x.tenant_id = any(%(tenants)s) order by x.id",
+              "les zones sombres (trame noire) : le périmètre en GeoJSON (WGS 84), le niveau et "
+              "les heures"),
     FullTable("ground_truth",
               "select x.id, x.run_id, x.scenario, x.seed, t.slug as tenant, x.device_id, x.type, "
               "x.starts_at, x.ends_at, x.params, x.created_at from ground_truth x join tenants t on t.id "

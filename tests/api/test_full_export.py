@@ -103,6 +103,12 @@ def populate(conn: psycopg.Connection, slug: str, secret: str) -> str:
     conn.execute("insert into ground_truth (run_id, scenario, seed, tenant_id, device_id, type, "
                  "starts_at) values (%s, 'test', 1, %s, 'detecteur-1', 'fire', now())",
                  (uuid.uuid4(), tid))
+    conn.execute("insert into lighting_policies (tenant_id, off_from, note, updated_by) "
+                 "values (%s, '23:30', 'Arrêté du maire du 2 mai', 'cli:test')", (tid,))
+    conn.execute("insert into dark_zones (tenant_id, name, area, level_pct, starts, ends, "
+                 "updated_by) values (%s, 'Bords de l''Ander', st_multi(st_makeenvelope("
+                 "3.09, 45.03, 3.1012345678901, 45.04, 4326)), 0, '23:00', '05:00', 'cli:test')",
+                 (tid,))
     add_user(conn, tenant=slug, email=f"maire-{uuid.uuid4().hex[:8]}@{slug}.fr", role="viewer")
     audit(conn, Actor("cli:test"), tenant_id=tid, action="device.register", target=slug)
     return issue_api_key(conn, tenant=slug, role="admin").key
