@@ -6,10 +6,14 @@ by ingest's own writer (COPY, hours marked for the rollups, alerts outbox) witho
 loading is not what is measured. Then `phare worker --once`'s runner runs every due job and
 the figures of each run are printed.
 
-    .venv/bin/python bench/jobs.py [--devices 10000] [--days 1] [--keep]
+    .venv/bin/python bench/jobs.py [--devices 10000] [--days 1] [--keep] [--reuse]
+                                   [--jobs rollups,energy]
 
-It works in a schema of its own (`bench_jobs`) of the database of PHARE_DATABASE_URL, dropped
-at the end unless --keep.
+It works in a schema of its own (`bench_jobs`, or PHARE_DATABASE_SCHEMA) of the database of
+PHARE_DATABASE_URL, dropped at the end unless --keep or --reuse. Loading takes minutes: with
+--reuse, a schema kept by an earlier load (of the same --devices and --days) is put back as the
+load left it (what the jobs wrote is emptied, the dirty log restored) and the jobs run again on
+the same clock, so each run redoes the same work as the first; --jobs runs only some of them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ STEP = timedelta(minutes=15)
 BATCH = 5000
 REQUIRED_S = 60.0
 SCHEMA = "bench_jobs"
+# What the jobs write, emptied before a rerun on a kept schema (readings, devices and the other
+# tables ingest writes stay as loaded).
+JOB_TABLES = ("readings_hourly", "readings_daily", "rollup_dirty", "job_state", "job_runs",
+              "alerts", "alert_transitions", "notification_log", "cap_messages", "commands",
+              "command_groups", "command_events")
 
 
 def load(settings: Settings, scenario: str, days: float, now: datetime) -> tuple[int, int, float]:
@@ -92,32 +101,79 @@ def load(settings: Settings, scenario: str, days: float, now: datetime) -> tuple
     return messages, values, time.perf_counter() - began
 
 
+def save_loaded(conn: psycopg.Connection, now: datetime, devices: int, days: float) -> None:
+    """Records what was loaded, and the dirty log as ingest left it, for a later --reuse."""
+    conn.execute("create table bench_meta (now timestamptz not null, devices integer not null, "
+                 "days double precision not null)")
+    conn.execute("insert into bench_meta values (%s, %s, %s)", (now, devices, days))
+    conn.execute("create table bench_dirty as select * from rollup_dirty")
+
+
+def loaded(conn: psycopg.Connection) -> tuple[datetime, int, float] | None:
+    """The clock, devices and days of a kept load; None if the schema holds none."""
+    if conn.execute("select to_regclass('bench_meta')").fetchone() == (None,):
+        return None
+    row = conn.execute("select now, devices, days from bench_meta").fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def reset(conn: psycopg.Connection) -> None:
+    """Puts a kept schema back as the load left it: what the jobs wrote is emptied."""
+    conn.execute(psycopg.sql.SQL("truncate {} restart identity cascade").format(
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, JOB_TABLES))))
+    conn.execute("insert into rollup_dirty overriding system value select * from bench_dirty")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the bench_jobs schema")
+    parser.add_argument("--reuse", action="store_true",
+                        help="rerun the jobs on a kept load of the same size (kept again)")
+    parser.add_argument("--jobs", help="comma-separated jobs to run (default: every job)")
     args = parser.parse_args()
+    jobs = JOBS if not args.jobs else {n: j for n, j in JOBS.items() if n in args.jobs.split(",")}
+    if args.jobs and set(args.jobs.split(",")) - set(jobs):
+        parser.error(f"unknown job(s); known: {', '.join(JOBS)}")
     os.environ.setdefault("PHARE_DATABASE_SCHEMA", SCHEMA)
     settings = Settings()
     url = settings.database_url.get_secret_value()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(
-            psycopg.sql.Identifier(settings.database_schema)))
-    db.migrate(settings)
-    now = datetime.now(UTC).replace(microsecond=0)
     scenario = f"large:{args.devices}"
+    kept = None
+    if args.reuse:
+        with db.connect(settings) as conn:
+            kept = loaded(conn)
+            if kept is not None and kept[1:] != (args.devices, args.days):
+                print(f"the kept schema holds {kept[1]:,} devices over {kept[2]:g} day(s): "
+                      "loading again")
+                kept = None
+            if kept is not None:
+                reset(conn)
+                conn.execute("analyze")
+                conn.commit()
+    if kept is None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(
+                psycopg.sql.Identifier(settings.database_schema)))
+        db.migrate(settings)
+    now = datetime.now(UTC).replace(microsecond=0) if kept is None else kept[0]
     print(f"{scenario}, {args.days:g} simulated day(s) ending {now:%Y-%m-%d %H:%M} UTC, "
-          f"schema {settings.database_schema}; load {os.getloadavg()[0]:.2f}")
+          f"schema {settings.database_schema}{' (reused)' if kept else ''}; "
+          f"load {os.getloadavg()[0]:.2f}")
     try:
-        messages, values, seconds = load(settings, scenario, args.days, now)
-        print(f"loaded {messages:,} messages, {values:,} values in {seconds:.0f} s "
-              "(not measured: the bench times the jobs)")
-        with db.connect(settings) as conn:  # what the jobs start from, as ingest leaves it
-            conn.execute("analyze")
-            conn.commit()
+        if kept is None:
+            messages, values, seconds = load(settings, scenario, args.days, now)
+            print(f"loaded {messages:,} messages, {values:,} values in {seconds:.0f} s "
+                  "(not measured: the bench times the jobs)")
+            with db.connect(settings) as conn:  # what the jobs start from, as ingest leaves it
+                save_loaded(conn, now, args.devices, args.days)
+                conn.execute("analyze")
+                conn.commit()
+        # The jobs' clock starts at the load's end, so a rerun judges the same days.
         began = time.perf_counter()
-        records = Runner(settings).run_due()
+        clock = lambda: now + timedelta(seconds=time.perf_counter() - began)  # noqa: E731
+        records = Runner(settings, jobs=jobs, clock=clock).run_due()
         total = time.perf_counter() - began
         print(f"\n{'job':<16}{'status':<8}{'rows':>10}{'seconds':>10}")
         for r in records:
@@ -125,15 +181,16 @@ def main() -> None:
                   f"{(r.finished_at - r.started_at).total_seconds():>10.1f}")
             if r.error:
                 print(f"    error: {r.error}")
-        missing = sorted(set(JOBS) - {r.job for r in records})
+        missing = sorted(set(jobs) - {r.job for r in records})
         if missing:
             print(f"not run (not due): {', '.join(missing)}")
         ok = total < REQUIRED_S and all(r.status == "ok" for r in records) and not missing
-        print(f"\nevery job over one day of {args.devices:,} devices: {total:.1f} s "
+        which = "every job" if jobs is JOBS else ", ".join(jobs)
+        print(f"\n{which} over {args.days:g} day(s) of {args.devices:,} devices: {total:.1f} s "
               f"(required < {REQUIRED_S:g} s): {'PASS' if ok else 'FAIL'}; "
               f"load {os.getloadavg()[0]:.2f}")
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(
                     psycopg.sql.Identifier(settings.database_schema)))
