@@ -23,7 +23,7 @@ Guideline 14 gives no daily bound, daily models are usually held to the hourly o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,9 +152,14 @@ def fit_baseline(energy: pd.Series, x: pd.DataFrame, *, trim_sigma: float = 3.0,
                  rounds: int = 2) -> Baseline:
     """Least squares of daily energy on the design `x`, trimming outlying days and refitting."""
     data = x.join(energy.rename("y"), how="inner").dropna()
-    keep = np.ones(len(data), dtype=bool)
-    a = data[list(FEATURES)].to_numpy()
-    y = data["y"].to_numpy()
+    return _fit(data[list(FEATURES)].to_numpy(), data["y"].to_numpy(), pd.DatetimeIndex(data.index),
+                trim_sigma=trim_sigma, rounds=rounds)
+
+
+def _fit(a: np.ndarray, y: np.ndarray, days: pd.DatetimeIndex, *, trim_sigma: float = 3.0,
+         rounds: int = 2) -> Baseline:
+    """`fit_baseline` on arrays: `a` the design's rows (FEATURES order), `y` their energy."""
+    keep = np.ones(len(y), dtype=bool)
     beta = np.zeros(len(FEATURES))
     for i in range(rounds + 1):
         beta, *_ = np.linalg.lstsq(a[keep], y[keep], rcond=None)
@@ -171,7 +176,7 @@ def fit_baseline(energy: pd.Series, x: pd.DataFrame, *, trim_sigma: float = 3.0,
     return Baseline(coefficients=dict(zip(FEATURES, map(float, beta), strict=True)),
                     sigma=sigma, cv_rmse=cv_rmse(y[keep], y_hat[keep], p),
                     nmbe=nmbe(y[keep], y_hat[keep], p), n=n, days_used=len(y),
-                    excluded=list(data.index[~keep]))
+                    excluded=list(days[~keep]))
 
 
 # --- anomalies -------------------------------------------------------------------------------
@@ -278,46 +283,175 @@ def judge(frame: pd.DataFrame, *, train_until: pd.Timestamp, settings: EnergySet
 
     `frame`, indexed by day: `electricity_kwh`, `gas_kwh` (daily deltas, NaN when missing;
     a building without gas has no column), `outdoor_c`, `occupied` (bool), and optionally
-    `power_min_w`, `power_avg_w`.
+    `power_min_w`, `power_avg_w`. `judge_many` judges several buildings at once, the same way.
     """
     frame = frame.sort_index()
     days = pd.DatetimeIndex(frame.index)
-    carriers = [c for c in ("electricity_kwh", "gas_kwh") if c in frame]
-    deltas = frame[carriers]
-    occupied = frame["occupied"].astype(bool)
-    hdd = degree_days(frame["outdoor_c"].interpolate(limit_direction="both"))
-    x = design(hdd, day_types(days, occupied, closes_for_school=closes_for_school,
-                              calendar=calendar))
-    still = (deltas.abs() <= 1e-9).all(axis=1) & deltas.notna().all(axis=1)
-    bad = unreliable_days(deltas.sum(axis=1, min_count=len(carriers)), still)
-    energy = deltas.sum(axis=1, min_count=len(carriers)).where(~bad)
-    train = days < train_until
-    if energy[train].notna().sum() < 21:
-        return None, []
-    baseline = fit_baseline(energy[train], x[train])
-    expected = baseline.predict(x)
-    sigma = max(baseline.sigma, 1e-6)
-    z = (energy - expected) / sigma
+
+    def row(column: str) -> np.ndarray:
+        return frame[column].to_numpy(dtype=float, na_value=np.nan)[None, :]
+
+    power = "power_min_w" in frame
+    buildings = Buildings(
+        electricity_kwh=row("electricity_kwh"),
+        gas_kwh=row("gas_kwh") if "gas_kwh" in frame else np.full((1, len(days)), np.nan),
+        has_gas=np.array(["gas_kwh" in frame]), outdoor_c=row("outdoor_c"),
+        occupied=frame["occupied"].astype(bool).to_numpy()[None, :],
+        closes_for_school=np.array([closes_for_school]),
+        power_min_w=row("power_min_w") if power else None,
+        power_avg_w=row("power_avg_w") if power else None)
+    return judge_many(days, buildings, train_until=train_until, settings=[settings],
+                      calendar=calendar, use_isolation=use_isolation)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Buildings:
+    """The daily inputs of several buildings over the same days: one row per building, one
+    column per day (NaN: missing). A building without gas has `has_gas` False (its gas row is
+    ignored); power columns are optional (only the IsolationForest reads them)."""
+
+    electricity_kwh: np.ndarray
+    gas_kwh: np.ndarray
+    has_gas: np.ndarray  # bool, one per building
+    outdoor_c: np.ndarray
+    occupied: np.ndarray  # bool
+    closes_for_school: np.ndarray  # bool, one per building
+    power_min_w: np.ndarray | None = None
+    power_avg_w: np.ndarray | None = None
+
+
+def school_holidays(days: pd.DatetimeIndex, calendar: SchoolCalendar | None = None) -> np.ndarray:
+    """Whether each day falls in a school holiday."""
+    calendar = calendar or SchoolCalendar("A")
+    return np.array([calendar.school_holiday(d.date()) is not None for d in days], dtype=bool)
+
+
+def _interpolate(values: np.ndarray) -> np.ndarray:
+    """Each row's NaNs linearly interpolated, the ends held (pandas' `interpolate(
+    limit_direction="both")`); a row without any value stays NaN."""
+    out = values.copy()
+    positions = np.arange(values.shape[1], dtype=float)
+    for i in np.flatnonzero(np.isnan(values).any(axis=1)):
+        valid = ~np.isnan(values[i])
+        if valid.any():
+            out[i, ~valid] = np.interp(positions[~valid], positions[valid], values[i, valid])
+    return out
+
+
+def _shift(flags: np.ndarray, by: int) -> np.ndarray:
+    """Each row moved `by` days later (negative: earlier), False where nothing moved in."""
+    out = np.zeros_like(flags)
+    if by > 0:
+        out[:, by:] = flags[:, :-by]
+    else:
+        out[:, :by] = flags[:, -by:]
+    return out
+
+
+def _runs(flags: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """`runs` of each row: days of a run of at least n[row] flagged days in a row."""
+    ahead = np.zeros(flags.shape, dtype=np.int64)
+    behind = np.zeros(flags.shape, dtype=np.int64)
+    count = np.zeros(flags.shape[0], dtype=np.int64)
+    for t in range(flags.shape[1]):
+        count = np.where(flags[:, t], count + 1, 0)
+        behind[:, t] = count
+    count[:] = 0
+    for t in range(flags.shape[1] - 1, -1, -1):
+        count = np.where(flags[:, t], count + 1, 0)
+        ahead[:, t] = count
+    return flags & (behind + ahead - 1 >= n[:, None])
+
+
+def judge_many(days: pd.DatetimeIndex, buildings: Buildings, *, train_until: pd.Timestamp,
+               settings: Sequence[EnergySettings], calendar: SchoolCalendar | None = None,
+               use_isolation: bool = False) -> list[tuple[Baseline | None, list[Day]]]:
+    """`judge` of each building (row) of `buildings`, over the sorted `days`, with its own
+    settings: the arithmetic is done for every building at once, the fits one by one."""
+    el, gas = buildings.electricity_kwh, buildings.gas_kwh
+    has_gas = buildings.has_gas[:, None]
+    count = len(settings)
+    # The day's energy: every carrier must have reported (pandas' sum with min_count).
+    total = np.where(has_gas, el + gas, el)
+    still = (np.abs(el) <= 1e-9) & np.where(has_gas, np.abs(gas) <= 1e-9, True)
+    occupied = buildings.occupied.astype(bool)
+    outdoor = _interpolate(buildings.outdoor_c)
+    hdd = np.where(in_heating_season(days)[None, :], np.clip(HEATING_BASE_C - outdoor, 0.0, None),
+                   0.0)
+    unoccupied = (~occupied).astype(float)
+    closed = (~occupied & school_holidays(days, calendar)[None, :]
+              & buildings.closes_for_school[:, None]).astype(float)
+    x = np.stack([np.ones_like(hdd), unoccupied, closed, hdd, hdd * unoccupied, hdd * closed],
+                 axis=-1)
+    # Unreliable days: missing, frozen, the catch-up day after them, the day before a freeze.
+    bad = np.isnan(total) | still
+    bad = bad | (_shift(bad, 1) & ~bad) | (_shift(still, -1) & ~bad)
+    energy = np.where(bad, np.nan, total)
+    train = np.asarray(days < train_until)
     judged = ~train
-    over = residual_flags(z.where(judged), settings.k_sigma, settings.n_days)
-    sums = cusum(z.where(judged), settings.cusum_k, settings.cusum_h)
-    frozen = freeze_flags(deltas, expected, occupied, n=settings.freeze_days)
-    profile = pd.Series(False, index=days)
-    if use_isolation and "power_min_w" in frame and train.sum() >= settings.isolation_min_days:
-        features = profile_features(energy, expected, frame["power_min_w"],
-                                    frame["power_avg_w"], hdd)
-        profile = isolation_flags(features[train], features[judged],
-                                  contamination=settings.isolation_contamination
-                                  ).reindex(days, fill_value=False)
-    verdicts = []
-    for day in days[judged]:
-        kinds = {k for k, flag in ((OVER, over[day]), (DRIFT, sums.at[day, "alarm"] != 0),
-                                   (FREEZE, frozen[day]), (PROFILE, profile[day])) if flag}
-        e, zz = energy[day], z[day]
-        verdicts.append(Day(day, None if np.isnan(e) else float(e), float(expected[day]),
-                            None if np.isnan(zz) else float(zz), float(sums.at[day, "high"]),
-                            float(sums.at[day, "low"]), frozenset(kinds)))
-    return baseline, verdicts
+    fits: list[Baseline | None] = [None] * count
+    expected = np.full(energy.shape, np.nan)
+    for i in range(count):
+        if np.count_nonzero(~np.isnan(energy[i, train])) < 21:
+            continue
+        rows = train & ~np.isnan(energy[i]) & ~np.isnan(x[i]).any(axis=1)
+        fitted = _fit(x[i, rows], energy[i, rows], days[rows])
+        expected[i] = x[i] @ np.array([fitted.coefficients[f] for f in FEATURES])
+        fits[i] = fitted
+    sigma = np.array([max(f.sigma, 1e-6) if f is not None else 1.0 for f in fits])
+    z = (energy - expected) / sigma[:, None]
+    k_sigma = np.array([s.k_sigma for s in settings])
+    over = _runs(judged[None, :] & (z > k_sigma[:, None]), np.array([s.n_days for s in settings]))
+    frozen = _runs(still & (occupied | (expected > 1.0)),
+                   np.array([s.freeze_days for s in settings]))
+    # Tabular CUSUM over the judged days (the training days leave both sums at 0).
+    k = np.array([s.cusum_k for s in settings])
+    h = np.array([s.cusum_h for s in settings])
+    high, low, alarm = (np.zeros(energy.shape) for _ in range(3))
+    sum_high, sum_low = np.zeros(count), np.zeros(count)
+    for t in np.flatnonzero(judged):
+        value = z[:, t]
+        known = ~np.isnan(value)
+        # Once signalled, a sum restarts as soon as the residual crosses the baseline: the
+        # anomaly is over, and its alert should clear without waiting for the sum to drain.
+        new_high = np.where((sum_high > h) & (value < 0), 0.0,
+                            np.maximum(0.0, sum_high + value - k))
+        new_low = np.where((sum_low > h) & (value > 0), 0.0,
+                           np.maximum(0.0, sum_low - value - k))
+        sum_high = np.where(known, new_high, sum_high)
+        sum_low = np.where(known, new_low, sum_low)
+        high[:, t], low[:, t] = sum_high, sum_low
+        alarm[:, t] = np.where(sum_high > h, 1, np.where(sum_low > h, -1, 0))
+    results: list[tuple[Baseline | None, list[Day]]] = []
+    judged_at = np.flatnonzero(judged)
+    stamps = list(days)
+    for i, baseline in enumerate(fits):
+        if baseline is None:
+            results.append((None, []))
+            continue
+        profile = np.zeros(len(days), dtype=bool)
+        if (use_isolation and buildings.power_min_w is not None
+                and buildings.power_avg_w is not None
+                and train.sum() >= settings[i].isolation_min_days):
+            series = {name: pd.Series(values[i], index=days) for name, values in (
+                ("energy", energy), ("expected", expected), ("power_min", buildings.power_min_w),
+                ("power_avg", buildings.power_avg_w), ("hdd", hdd))}
+            features = profile_features(series["energy"], series["expected"], series["power_min"],
+                                        series["power_avg"], series["hdd"])
+            profile = isolation_flags(features[train], features[judged],
+                                      contamination=settings[i].isolation_contamination
+                                      ).reindex(days, fill_value=False).to_numpy()
+        verdicts = []
+        for t in judged_at:
+            kinds = {kind for kind, flag in ((OVER, over[i, t]), (DRIFT, alarm[i, t] != 0),
+                                             (FREEZE, frozen[i, t]), (PROFILE, profile[t]))
+                     if flag}
+            e, zz = energy[i, t], z[i, t]
+            verdicts.append(Day(stamps[t], None if np.isnan(e) else float(e),
+                                float(expected[i, t]), None if np.isnan(zz) else float(zz),
+                                float(high[i, t]), float(low[i, t]), frozenset(kinds)))
+        results.append((baseline, verdicts))
+    return results
 
 
 def episodes(verdicts: list[Day], kind: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

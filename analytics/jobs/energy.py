@@ -24,11 +24,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
 
 from alerts.lifecycle import clear_alert, raise_alert
+from alerts.model import Status
 from analytics import energy
 from analytics.job import Job, JobContext
 
@@ -54,81 +56,113 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), ZONE).astimezone(UTC)
 
 
-def _daily(conn: psycopg.Connection, uids: list[int], metrics: list[str], start: datetime,
-           end: datetime) -> pd.DataFrame:
-    rows = conn.execute(
-        "select device_uid, metric, bucket, avg, min, max, delta from readings_daily "
-        "where device_uid = any(%s) and metric = any(%s) and bucket >= %s and bucket < %s",
-        (uids, metrics, start, end)).fetchall()
-    frame = pd.DataFrame(rows, columns=["uid", "metric", "bucket", "avg", "min", "max", "delta"])
-    frame["day"] = (pd.to_datetime(frame["bucket"], utc=True).dt.tz_convert(ZONE)
-                    .dt.tz_localize(None).dt.normalize())
-    return frame
+# Each series of the judged period as arrays, one row per (device, metric): the local day (as
+# its offset from the first day) and the field the job reads (the delta of an index, the
+# maximum of occupancy, the minimum of power) with the daily mean.
+_DAILY = """
+select device_uid, metric, array_agg(day), array_agg(value), array_agg(mean)
+from (select device_uid, metric,
+             (bucket at time zone %(zone)s)::date - %(first)s::date as day,
+             case metric when 'occupancy' then max when 'power_w' then min else delta end as value,
+             avg as mean
+      from readings_daily
+      where device_uid = any(%(uids)s) and metric = any(%(metrics)s)
+        and bucket >= %(start)s and bucket < %(end)s) r
+group by device_uid, metric
+"""
+# Daily mean outdoor temperature of each tenant and source (0: devices marked outdoor, 1: river
+# and low-point hazard detectors, which read the outdoor air; smoke detectors, indoors, do not).
+_OUTDOOR = """
+select d.tenant_id, s.source, (r.bucket at time zone %(zone)s)::date - %(first)s::date, avg(r.avg)
+from devices d
+cross join lateral (
+    select 0 as source where (d.metadata->>'outdoor')::boolean is true
+    union all
+    select 1 where d.kind = 'hazard_detector'
+               and d.metadata->>'sensor' in ('water_level', 'water_spot')) s
+join readings_daily r on r.device_uid = d.uid
+where d.tenant_id = any(%(tenants)s) and r.metric = 'temperature_c'
+  and r.bucket >= %(start)s and r.bucket < %(end)s
+group by 1, 2, 3
+"""
+SOURCES = ("capteur extérieur", "détecteurs de crue")
+SEASONAL = "normale saisonnière"
 
 
-def _outdoor(conn: psycopg.Connection, tenant_id: int, start: datetime,
-             end: datetime) -> tuple[pd.Series | None, str]:
-    for source, query in (
-            ("capteur extérieur", "select uid from devices where tenant_id = %s "
-                                  "and (metadata->>'outdoor')::boolean is true"),
-            ("détecteurs de crue", "select uid from devices where tenant_id = %s "
-                                   "and kind = 'hazard_detector' "
-                                   "and metadata->>'sensor' in ('water_level', 'water_spot')")):
-        uids = [r[0] for r in conn.execute(query, (tenant_id,)).fetchall()]
-        if uids:
-            frame = _daily(conn, uids, ["temperature_c"], start, end)
-            if not frame.empty:
-                return frame.groupby("day")["avg"].mean(), source
-    return None, "normale saisonnière"
-
-
-def _frame(rows: pd.DataFrame, days: pd.DatetimeIndex, outdoor: pd.Series | None) -> pd.DataFrame:
-    def col(metric: str, field: str) -> pd.Series:
-        part = rows[rows["metric"] == metric].set_index("day")[field]
-        return part.reindex(days).astype(float)
-
-    frame = pd.DataFrame({"electricity_kwh": col("electricity_kwh", "delta")}, index=days)
-    if (rows["metric"] == "gas_kwh").any():
-        frame["gas_kwh"] = col("gas_kwh", "delta")
-    frame["occupied"] = col("occupancy", "max").fillna(0) > 0
-    frame["power_min_w"] = col("power_w", "min")
-    frame["power_avg_w"] = col("power_w", "avg")
-    normal = energy.seasonal_normal_c(days)
-    frame["outdoor_c"] = normal if outdoor is None else outdoor.reindex(days).fillna(normal)
-    return frame
+def _outdoor(conn: psycopg.Connection, tenants: list[int], window: dict[str, Any],
+             size: int) -> dict[int, tuple[np.ndarray | None, str]]:
+    """Per tenant, its daily outdoor temperature (NaN: unknown) and its source, in the order of
+    `SOURCES`; (None, seasonal normal) for a tenant without any."""
+    found: dict[tuple[int, int], np.ndarray] = {}
+    for tenant, source, day, mean in conn.execute(_OUTDOOR, {**window, "tenants": tenants}):
+        series = found.setdefault((tenant, source), np.full(size, np.nan))
+        series[day] = mean
+    out: dict[int, tuple[np.ndarray | None, str]] = {}
+    for tenant in tenants:
+        rank = min((s for t, s in found if t == tenant), default=None)
+        out[tenant] = (None, SEASONAL) if rank is None else (found[tenant, rank], SOURCES[rank])
+    return out
 
 
 def run(ctx: JobContext) -> int:
     """Judges yesterday (local) of every building; returns the alerts raised or cleared."""
     conn = ctx.conn
     last = (ctx.now.astimezone(ZONE) - timedelta(days=1)).date()
-    start, end = day_start(last - timedelta(days=LOOKBACK_DAYS)), day_start(last + timedelta(1))
+    first = last - timedelta(days=LOOKBACK_DAYS)
+    start, end = day_start(first), day_start(last + timedelta(1))
     with conn.cursor(row_factory=dict_row) as cur:
         devices = cur.execute("select uid, id, tenant_id, metadata from devices where kind = %s "
                               "order by uid", (KIND,)).fetchall()
     if not devices:
         conn.commit()
         return 0
-    daily = _daily(conn, [d["uid"] for d in devices], METRICS, start, end)
-    days = pd.date_range(last - timedelta(days=LOOKBACK_DAYS), last, freq="D")
-    outdoors: dict[int, tuple[pd.Series | None, str]] = {}
+    days = pd.date_range(first, last, freq="D")
+    window = {"zone": str(ZONE), "first": first, "start": start, "end": end}
+    series = conn.execute(_DAILY, {**window, "uids": [d["uid"] for d in devices],
+                                   "metrics": METRICS}).fetchall()
+    # Only buildings with rollups in the period are judged, in uid order.
+    seen = {row[0] for row in series}
+    judged = [d for d in devices if d["uid"] in seen]
+    row_of = {d["uid"]: i for i, d in enumerate(judged)}
+    shape = (len(judged), len(days))
+    columns = {name: np.full(shape, np.nan) for name in
+               ("electricity_kwh", "gas_kwh", "occupancy", "power_min_w", "power_avg_w")}
+    has_gas = np.zeros(len(judged), dtype=bool)
+    for uid, metric, offsets, value, mean in series:
+        i, at = row_of[uid], np.array(offsets)
+        if metric == "power_w":
+            columns["power_min_w"][i, at] = np.array(value, dtype=float)
+            columns["power_avg_w"][i, at] = np.array(mean, dtype=float)
+        else:
+            columns[metric][i, at] = np.array(value, dtype=float)
+        has_gas[i] |= metric == "gas_kwh"
+    outdoors = _outdoor(conn, sorted({d["tenant_id"] for d in judged}), window, len(days))
+    normal = energy.seasonal_normal_c(days).to_numpy()
+    outdoor = np.empty(shape)
+    for i, device in enumerate(judged):
+        measured = outdoors[device["tenant_id"]][0]
+        outdoor[i] = normal if measured is None else np.where(np.isnan(measured), normal,
+                                                               measured)
+    metadata = [d["metadata"] or {} for d in judged]
+    buildings = energy.Buildings(
+        electricity_kwh=columns["electricity_kwh"], gas_kwh=columns["gas_kwh"], has_gas=has_gas,
+        outdoor_c=outdoor, occupied=np.nan_to_num(columns["occupancy"], nan=0.0) > 0,
+        closes_for_school=np.array([energy.closes_for_school(m.get("usage")) for m in metadata],
+                                   dtype=bool),
+        power_min_w=columns["power_min_w"], power_avg_w=columns["power_avg_w"])
+    settings = [energy.EnergySettings.from_mapping(m.get(METADATA_KEY)) for m in metadata]
+    results = energy.judge_many(days, buildings,
+                                train_until=pd.Timestamp(last - timedelta(JUDGED_DAYS)),
+                                settings=settings)
+    active = {row[0] for row in conn.execute(
+        "select device_uid from alerts where type = %s and status <> 'resolved'", (ALERT_TYPE,))}
     changes = 0
-    for device in devices:
-        rows = daily[daily["uid"] == device["uid"]]
-        if rows.empty:
-            continue
-        tenant = device["tenant_id"]
-        if tenant not in outdoors:
-            outdoors[tenant] = _outdoor(conn, tenant, start, end)
-        outdoor, source = outdoors[tenant]
-        metadata = device["metadata"] or {}
-        settings = energy.EnergySettings.from_mapping(metadata.get(METADATA_KEY))
-        baseline, verdicts = energy.judge(
-            _frame(rows, days, outdoor), train_until=pd.Timestamp(last - timedelta(JUDGED_DAYS)),
-            settings=settings, closes_for_school=energy.closes_for_school(metadata.get("usage")))
+    for device, (baseline, verdicts) in zip(judged, results, strict=True):
         if baseline is None or not verdicts or verdicts[-1].day.date() != last:
             continue
-        changes += _act(ctx, device["uid"], verdicts[-1], baseline, source, end)
+        source = outdoors[device["tenant_id"]][1]
+        changes += _act(ctx, device["uid"], verdicts[-1], baseline, source, end,
+                        active=device["uid"] in active)
         conn.commit()
     conn.commit()
     ctx.log.info("energy: %s judged, %d alert change(s)", last, changes)
@@ -136,7 +170,9 @@ def run(ctx: JobContext) -> int:
 
 
 def _act(ctx: JobContext, uid: int, v: energy.Day, baseline: energy.Baseline, source: str,
-         end: datetime) -> int:
+         end: datetime, *, active: bool) -> int:
+    """Raises the kinds found on the judged day, clears the others; `active`: whether the
+    building has an unresolved energy alert (without one, there is nothing to clear)."""
     observed = min(ctx.now, end)
     changes = 0
     for kind in ALERTED:
@@ -158,10 +194,14 @@ def _act(ctx: JobContext, uid: int, v: energy.Day, baseline: energy.Baseline, so
                                  now=observed, settings=ctx.settings, source=SOURCE,
                                  params=params, observed_at=observed, condition=condition)
             changes += change is not None
-        elif clear_alert(ctx.conn, device_uid=uid, alert_type=ALERT_TYPE, now=observed,
-                         settings=ctx.settings, source=SOURCE, observed_at=observed,
-                         condition=condition) is not None:
-            changes += 1
+            active = True
+        elif active:
+            cleared = clear_alert(ctx.conn, device_uid=uid, alert_type=ALERT_TYPE, now=observed,
+                                  settings=ctx.settings, source=SOURCE, observed_at=observed,
+                                  condition=condition)
+            if cleared is not None:
+                changes += 1
+                active = cleared.alert.status is not Status.RESOLVED
     return changes
 
 

@@ -367,3 +367,96 @@ def test_job_raises_then_clears_a_frozen_meter(job_settings: Settings,
     status = conn.execute("select status from alerts where device_uid = %s and "
                           "type = 'energy_anomaly'", (uid,)).fetchone()
     assert status is not None and status[0] == "resolved"
+
+
+def test_judge_many_judges_each_building_as_judge_does(
+        run: tuple[dict[str, pd.DataFrame], dict[str, str], list[Label]]) -> None:
+    """The job judges every building in one batch: each row gets the verdicts `judge` gives
+    that building alone, with its own settings, carriers and gaps."""
+    frames, usages, _ = run
+    cases = []
+    for n, (device, frame) in enumerate(sorted(frames.items())):
+        frame = frame.copy()
+        if n % 2:
+            frame.loc[frame.index[40:43], "electricity_kwh"] = np.nan  # a gap
+        if n == 1:
+            frame = frame.drop(columns="gas_kwh")  # a building without gas
+        settings = EnergySettings(n_days=1 + n % 3, cusum_h=4.0 + n, freeze_days=1 + n % 2)
+        cases.append((frame, settings, energy.closes_for_school(usages[device])))
+    days = cases[0][0].index
+    assert all(frame.index.equals(days) for frame, _, _ in cases)
+
+    def rows(column: str) -> np.ndarray:
+        return np.stack([f[column].to_numpy(dtype=float) if column in f
+                         else np.full(len(days), np.nan) for f, _, _ in cases])
+
+    batch = energy.Buildings(
+        electricity_kwh=rows("electricity_kwh"), gas_kwh=rows("gas_kwh"),
+        has_gas=np.array(["gas_kwh" in f for f, _, _ in cases]), outdoor_c=rows("outdoor_c"),
+        occupied=np.stack([f["occupied"].to_numpy(dtype=bool) for f, _, _ in cases]),
+        closes_for_school=np.array([c for _, _, c in cases]))
+    together = energy.judge_many(pd.DatetimeIndex(days), batch,
+                                 train_until=pd.Timestamp("2026-02-01"),
+                                 settings=[s for _, s, _ in cases], calendar=CAL)
+    kinds_seen = set()
+    for (frame, settings, closes), (baseline, verdicts) in zip(cases, together, strict=True):
+        alone, alone_verdicts = energy.judge(frame, train_until=pd.Timestamp("2026-02-01"),
+                                             settings=settings, closes_for_school=closes,
+                                             calendar=CAL)
+        assert baseline == alone and verdicts == alone_verdicts
+        kinds_seen |= {k for v in verdicts for k in v.kinds}
+    assert {energy.OVER, energy.DRIFT, energy.FREEZE} <= kinds_seen  # the cases mean something
+
+
+def _daily_rows(tenant_id: int, uid: int, frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for day, r in frame.iterrows():
+        bucket = energy_job.day_start(day.date())
+        for metric in ("electricity_kwh", "gas_kwh"):
+            if metric in frame:
+                rows.append((tenant_id, uid, metric, bucket, 0, 0, 0, 96, 0, r[metric]))
+        occ = 10.0 if r["occupied"] else 0.0
+        rows.append((tenant_id, uid, "occupancy", bucket, occ, 0, occ, 96, 0, None))
+    return rows
+
+
+def test_job_judges_every_building_with_its_tenants_temperature(
+        job_settings: Settings, job_conn: psycopg.Connection, tenant_slug: str) -> None:
+    """Three buildings in one run: one whose tenant has an outdoor sensor, one without (the
+    seasonal normal), one with too little history (not judged); both meters freeze."""
+    from phare.tenancy import add_tenant
+
+    conn = job_conn
+    other = f"{tenant_slug}b"
+    add_tenant(conn, other, "Autre commune")
+    first = register_device(conn, tenant_slug, "mairie", kind="building_meter")
+    second = register_device(conn, other, "gymnase", kind="building_meter")
+    young = register_device(conn, other, "salle", kind="building_meter")
+    sensor = register_device(conn, tenant_slug, "station", kind="hazard_detector")
+    conn.execute("update devices set metadata = '{\"outdoor\": true}' where uid = %s", (sensor,))
+    tenants = dict(conn.execute("select uid, tenant_id from devices").fetchall())
+    days = pd.date_range("2026-01-01", "2026-03-10", freq="D")
+    rows: list[tuple[object, ...]] = []
+    for uid, seed in ((first, 1), (second, 2)):
+        frame = synthetic(days, seed=seed)
+        if uid == second:
+            frame = frame.drop(columns="gas_kwh")
+        frame.loc["2026-03-10", [c for c in ("electricity_kwh", "gas_kwh") if c in frame]] = 0.0
+        rows += _daily_rows(tenants[uid], uid, frame)
+    rows += _daily_rows(tenants[young], young, synthetic(days[-10:]))
+    rows += [(tenants[sensor], sensor, "temperature_c", energy_job.day_start(d.date()),
+              5.0, 0, 0, 24, 0, None) for d in days]
+    with conn.cursor() as cur:
+        cur.executemany("insert into readings_daily (tenant_id, device_uid, metric, bucket, avg, "
+                        "min, max, count, last, delta, computed_at) "
+                        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())", rows)
+    with db.connect(job_settings) as c:
+        changes = energy_job.run(JobContext(conn=c, settings=job_settings,
+                                            now=at("2026-03-11", 6),
+                                            log=logging.getLogger("test")))
+    alerts = dict(conn.execute("select device_uid, params from alerts "
+                               "where type = 'energy_anomaly'").fetchall())
+    assert changes == 2 and set(alerts) == {first, second}
+    assert alerts[first]["temperature_source"] == "capteur extérieur"
+    assert alerts[second]["temperature_source"] == "normale saisonnière"
+    assert {a["kind"] for a in alerts.values()} == {"index_fige"}
