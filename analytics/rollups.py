@@ -52,7 +52,8 @@ dropped with its chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -230,60 +231,105 @@ _DELETE_HOURLY = sql.SQL(
     "where h.bucket = s.hour and h.device_uid between s.lo and s.hi "
     "and h.bucket >= %(start)s and h.bucket < %(end)s"
 ).format(spans=_SPANS)
-# A step is the difference between a sample and the one before it; a drop is a counter reset,
-# the new value counting from zero. Only cumulative buckets read their samples in order (an
-# index range scan each), so the other metrics are aggregated without sorting. The first sample
-# of a bucket steps from the latest sample before the bucket: raw, or, once raw has been
-# dropped, the previous hourly `last` (looked up for that first sample only: coalesce is lazy).
+_RECOMPUTED_TABLE = sql.SQL(
+    "create temporary table rollup_recomputed "
+    "(device_uid integer, metric text, bucket timestamptz, last float8) on commit drop"
+)
+# One hour's buckets, from its marked samples (merged spans do not overlap: each sample once):
+# hashed into groups, and those of cumulative indexes also read in time order. The job runs it
+# hour by hour, in order: a day's groups at once would need far more memory. avg is
+# sum / count, as PostgreSQL's avg computes it. Rows are inserted in primary key order.
+#
+# `delta`, for cumulative indexes: the steps between consecutive samples of the hour, a drop
+# being a counter reset (the new value counts from zero), plus the step of its first sample
+# from the latest sample before the hour. That one is the `last` of the hour before when this
+# transaction has just recomputed it for the device (`before`: the spans of the hour before);
+# otherwise, or if that hour has no data of the series, it is looked up in raw or, once raw has
+# been dropped, in the previous hourly `last` (case and coalesce are lazy: the look-ups run
+# only when needed). No sample before: the first step is 0.
+#
+# The hour's cumulative buckets are kept in `rollup_recomputed` for `_MARK_FOLLOWING`.
 _INSERT_HOURLY = sql.SQL("""
 with {spans},
-buckets as (
-    select r.tenant_id, r.device_uid, r.metric, s.hour as bucket, avg(r.value) as avg,
-           min(r.value) as min, max(r.value) as max, count(*) as count, last(r.value, r.ts) as last
+marked as materialized (
+    select r.tenant_id, r.device_uid, r.metric, r.ts, r.value
     from spans s
     join readings r on r.ts >= s.hour and r.ts < s.hour + interval '1 hour'
                    and r.device_uid between s.lo and s.hi
     where r.ts >= %(start)s and r.ts < %(end)s
-    group by r.tenant_id, r.device_uid, r.metric, s.hour
+),
+buckets as (
+    select tenant_id, device_uid, metric, sum(value) as sum, min(value) as min,
+           max(value) as max, count(*) as count, last(value, ts) as last
+    from marked
+    group by tenant_id, device_uid, metric
+),
+series as (
+    select device_uid, metric, first(value, ts) as first,
+           sum(case when prev is null then 0 when value >= prev then value - prev
+                    else value end) as steps
+    from (select device_uid, metric, ts, value,
+                 lag(value) over (partition by device_uid, metric order by ts) as prev
+          from marked where metric = any(%(cumulative)s)) w
+    group by device_uid, metric
+),
+hourly as (
+    insert into readings_hourly
+        (tenant_id, device_uid, metric, bucket, avg, min, max, count, last, delta, computed_at)
+    select b.tenant_id, b.device_uid, b.metric, %(hour)s, b.sum / b.count, b.min, b.max,
+           b.count, b.last,
+           case when b.metric = any(%(cumulative)s) then c.steps + (
+               select case when x.prev is null then 0 when c.first >= x.prev
+                           then c.first - x.prev else c.first end
+               from (select coalesce(
+                   case when exists (select 1 from unnest(%(before_lo)s::integer[],
+                                                          %(before_hi)s::integer[]) as g(lo, hi)
+                                     where b.device_uid between g.lo and g.hi)
+                        then (select h.last from readings_hourly h
+                              where h.device_uid = b.device_uid and h.metric = b.metric
+                                and h.bucket = %(hour)s::timestamptz - interval '1 hour')
+                   end,
+                   (select p.value from readings p
+                    where p.device_uid = b.device_uid and p.metric = b.metric
+                      and p.ts < %(hour)s order by p.ts desc limit 1),
+                   (select h.last from readings_hourly h
+                    where h.device_uid = b.device_uid and h.metric = b.metric
+                      and h.bucket < %(hour)s order by h.bucket desc limit 1)) as prev
+                     offset 0) x)
+           end,
+           %(now)s
+    from buckets b
+    left join series c on c.device_uid = b.device_uid and c.metric = b.metric
+    order by b.device_uid, b.metric
+    returning device_uid, metric, bucket, last
+),
+kept as (
+    insert into rollup_recomputed
+    select device_uid, metric, bucket, last from hourly where metric = any(%(cumulative)s)
 )
-insert into readings_hourly
-    (tenant_id, device_uid, metric, bucket, avg, min, max, count, last, delta, computed_at)
-select b.tenant_id, b.device_uid, b.metric, b.bucket, b.avg, b.min, b.max, b.count, b.last,
-       case when b.metric = any(%(cumulative)s) then (
-           select sum(case when w.prev is null then 0 when w.value >= w.prev then w.value - w.prev
-                           else w.value end)
-           from (
-               select r.value, coalesce(lag(r.value) over (order by r.ts), (
-                   select coalesce(
-                       (select p.value from readings p
-                        where p.device_uid = b.device_uid and p.metric = b.metric
-                          and p.ts < b.bucket order by p.ts desc limit 1),
-                       (select h.last from readings_hourly h
-                        where h.device_uid = b.device_uid and h.metric = b.metric
-                          and h.bucket < b.bucket order by h.bucket desc limit 1)))) as prev
-               from readings r
-               where r.device_uid = b.device_uid and r.metric = b.metric
-                 and r.ts >= b.bucket and r.ts < b.bucket + interval '1 hour') w)
-       end,
-       %(now)s
-from buckets b
+select count(*) from hourly
 """).format(spans=_SPANS)
 # Cumulative buckets whose `last` changed (or appeared, or vanished): the next bucket with data
-# of the same series steps from a different value, so it is marked unless already recomputed.
+# of the same series steps from a different value, so it is marked unless already recomputed
+# (when the series has a recomputed bucket the hour after, that is the next one: no look-up).
 _MARK_FOLLOWING = sql.SQL("""
 with {spans},
+recomputed as (
+    select d.device_uid, d.metric, d.bucket, d.last,
+           lead(d.bucket) over (partition by d.device_uid, d.metric order by d.bucket) as next
+    from rollup_recomputed d
+),
 changed as (
-    select h.device_uid, h.metric, h.bucket
-    from readings_hourly h
-    join spans s on h.bucket = s.hour and h.device_uid between s.lo and s.hi
+    select c.device_uid, c.metric, c.bucket
+    from recomputed c
     left join rollup_previous p
-           on p.device_uid = h.device_uid and p.metric = h.metric and p.bucket = h.bucket
-    where h.metric = any(%(cumulative)s) and h.bucket >= %(start)s and h.bucket < %(end)s
-      and p.last is distinct from h.last
+           on p.device_uid = c.device_uid and p.metric = c.metric and p.bucket = c.bucket
+    where p.last is distinct from c.last
+      and c.next is distinct from c.bucket + interval '1 hour'
     union
     select p.device_uid, p.metric, p.bucket from rollup_previous p
-    where not exists (select 1 from readings_hourly h where h.device_uid = p.device_uid
-                      and h.metric = p.metric and h.bucket = p.bucket)
+    where not exists (select 1 from rollup_recomputed d where d.device_uid = p.device_uid
+                      and d.metric = p.metric and d.bucket = p.bucket)
 ),
 following as (
     select distinct c.device_uid, time_bucket('1 hour', n.ts) as hour
@@ -317,6 +363,20 @@ group by h.tenant_id, h.device_uid, h.metric
 """).format(ranges=_RANGES)
 
 
+# For the day's transaction: an hour's samples and groups are held, sorted and hashed in memory
+# (tens of MB) rather than spilled to disk. Hash aggregation sizes its groups by the planner's
+# guess for TimescaleDB's first/last states, far above their real size: it would spill an
+# hour's groups with 18 MB in use, hence the larger multiplier. The statements are too short
+# for JIT compilation to pay back (it took seconds per statement).
+_SETTINGS = (sql.SQL("set local work_mem = '128MB'"), sql.SQL("set local hash_mem_multiplier = 8"),
+             sql.SQL("set local jit = off"))
+
+
+def _span_arrays(spans: Sequence[Span]) -> dict[str, list[Any]]:
+    return {"hours": [s.hour for s in spans], "lo": [s.uid_min for s in spans],
+            "hi": [s.uid_max for s in spans]}
+
+
 @dataclass(frozen=True, slots=True)
 class DayResult:
     """What recomputing one Paris day did."""
@@ -330,11 +390,18 @@ class DayResult:
 
 
 def roll_up_day(conn: psycopg.Connection, day: datetime, *, now: datetime,
-                raw_horizon: datetime | None) -> DayResult:
+                raw_horizon: datetime | None,
+                helper: psycopg.Connection | None = None) -> DayResult:
     """Recomputes the rollups of the Paris day containing `day` from its pending marks.
 
     Runs in the caller's transaction, which must be READ COMMITTED (the default): the marks are
     taken first so that the rows of every mark taken are visible to the statements after it.
+
+    With `helper` (another connection, idle), a day marked for many devices is split in two
+    uid ranges recomputed side by side, the upper one in the helper's own transaction, which
+    commits before this function returns: if the caller's transaction then fails, its marks
+    stay and the whole day is recomputed again (recomputing is idempotent). If the helper's
+    part fails, the error is raised here and the caller must roll back.
     """
     start, end = paris_day(day)
     local_day = start.astimezone(_DAILY_ZONE).date()
@@ -348,19 +415,121 @@ def roll_up_day(conn: psycopg.Connection, day: datetime, *, now: datetime,
     spans = merge_spans(s for s in taken if s.hour not in skipped)
     if not spans:
         return DayResult(local_day, 0, 0, 0, [], len(skipped))
+    hours = len({s.hour for s in spans})
+    split = _split_point(conn, spans, window) if helper is not None else None
+    if split is None or helper is None:
+        hourly, daily, following = _recompute(conn, spans, window, now)
+    else:
+        lower = [Span(s.hour, s.uid_min, min(s.uid_max, split - 1)) for s in spans
+                 if s.uid_min < split]
+        upper = [Span(s.hour, max(s.uid_min, split), s.uid_max) for s in spans
+                 if s.uid_max >= split]
+        _ensure_chunks(helper, window)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups") as pool:
+            other = pool.submit(_recompute_and_commit, helper, upper, window, now)
+            try:
+                mine = _recompute(conn, lower, window, now)
+            finally:
+                theirs = other.result()  # waits; raises the helper's error, if any
+        hourly, daily = mine[0] + theirs[0], mine[1] + theirs[1]
+        following = mine[2] + theirs[2]
+    return DayResult(local_day, hours, hourly, daily, following, len(skipped))
+
+
+# A day is split for two connections only when it is marked for this many devices or more
+# (a few late devices are not worth a second transaction).
+SPLIT_MIN_UIDS = 1000
+
+
+def _split_point(conn: psycopg.Connection, spans: Sequence[Span],
+                 window: Mapping[str, Any]) -> int | None:
+    """The uid that splits the day's marked samples in two halves, or None if not worth it.
+
+    Estimated from the hour marked for the widest range of devices (one hour of samples).
+    """
+    widest = max(spans, key=lambda s: s.uid_max - s.uid_min)
+    if widest.uid_max - widest.uid_min + 1 < SPLIT_MIN_UIDS:
+        return None
+    row = conn.execute(
+        "select percentile_disc(0.5) within group (order by device_uid) from readings "
+        "where ts >= %(hour)s and ts < %(hour)s::timestamptz + interval '1 hour' "
+        "and ts >= %(start)s and ts < %(end)s and device_uid between %(lo)s and %(hi)s",
+        {**window, "hour": widest.hour, "lo": widest.uid_min, "hi": widest.uid_max}).fetchone()
+    if row is None or row[0] is None or row[0] <= widest.uid_min:
+        return None
+    return int(row[0])
+
+
+# Rows that create the day's rollup chunks, deleted in the transaction that inserts them.
+_PLACEHOLDER_UID = -(2**31)
+_CHUNKS = (
+    sql.SQL("insert into readings_hourly (tenant_id, device_uid, metric, bucket, avg, min, max, "
+            "count, last, computed_at) values (0, %(uid)s, '', %(start)s, 0, 0, 0, 0, 0, now()), "
+            "(0, %(uid)s, '', %(end)s::timestamptz - interval '1 hour', 0, 0, 0, 0, 0, now())"),
+    sql.SQL("insert into readings_daily (tenant_id, device_uid, metric, bucket, avg, min, max, "
+            "count, last, computed_at) values (0, %(uid)s, '', %(start)s, 0, 0, 0, 0, 0, now())"),
+    sql.SQL("delete from readings_hourly where device_uid = %(uid)s"),
+    sql.SQL("delete from readings_daily where device_uid = %(uid)s"),
+)
+
+
+def _ensure_chunks(helper: psycopg.Connection, window: Mapping[str, Any]) -> None:
+    """Creates (and commits) the chunks the day's rollups go to, if they are missing.
+
+    A chunk created by an uncommitted transaction blocks every other transaction that writes to
+    it: were the caller's transaction to create one, the helper would wait for it, and it for the
+    helper. Hence the helper creates them first, in a transaction of its own.
+    """
+    for statement in _CHUNKS:
+        helper.execute(statement, {**window, "uid": _PLACEHOLDER_UID})
+    helper.commit()
+
+
+def _recompute_and_commit(conn: psycopg.Connection, spans: Sequence[Span],
+                          window: Mapping[str, Any], now: datetime) -> tuple[int, int, list[int]]:
+    try:
+        # The helper never waits for the caller's transaction (which waits for it): should it
+        # ever, it gives up and the day is retried by the next run.
+        conn.execute("set local lock_timeout = '60s'")
+        result = _recompute(conn, spans, window, now)
+        conn.commit()
+        return result
+    except BaseException:
+        if not conn.broken:
+            conn.rollback()
+        raise
+
+
+def _recompute(conn: psycopg.Connection, spans: Sequence[Span], window: Mapping[str, Any],
+               now: datetime) -> tuple[int, int, list[int]]:
+    """Recomputes the hourly rows of `spans` (merged, of one day) and the day's daily rows of
+    their devices; returns (hourly rows, daily rows, ids of the following marks added)."""
+    for setting in _SETTINGS:
+        conn.execute(setting)
     params = {**window, "now": now, "cumulative": sorted(CUMULATIVE_METRICS),
-              "hours": [s.hour for s in spans], "lo": [s.uid_min for s in spans],
-              "hi": [s.uid_max for s in spans]}
+              **_span_arrays(spans)}
     conn.execute(_PREVIOUS_TABLE)
     conn.execute(_SAVE_PREVIOUS, params)
     conn.execute(_DELETE_HOURLY, params)
-    hourly = conn.execute(_INSERT_HOURLY, params).rowcount
+    conn.execute(_RECOMPUTED_TABLE)
+    hourly = 0
+    for hour in sorted({s.hour for s in spans}):
+        before = [s for s in spans if s.hour == hour - HOUR]
+        row = conn.execute(_INSERT_HOURLY, {
+            **params, **_span_arrays([s for s in spans if s.hour == hour]), "hour": hour,
+            "before_lo": [s.uid_min for s in before], "before_hi": [s.uid_max for s in before],
+        }).fetchone()
+        hourly += row[0] if row is not None else 0
+    conn.execute("analyze rollup_recomputed")
     following = [row[0] for row in conn.execute(_MARK_FOLLOWING, params).fetchall()]
     ranges = merge_ranges(spans)
     daily_params = {**window, "now": now, "lo": [r[0] for r in ranges],
                     "hi": [r[1] for r in ranges]}
     conn.execute(_DELETE_DAILY, daily_params)
+    # The planner's guess of the day's groups is far too low: it would sort every hourly row
+    # of the day (on disk) where hashing them takes a third of the time.
+    conn.execute("set local enable_sort = off")
     daily = conn.execute(_INSERT_DAILY, daily_params).rowcount
     conn.execute("drop table rollup_previous")
-    return DayResult(local_day, len({s.hour for s in spans}), hourly, daily, following,
-                     len(skipped))
+    conn.execute("drop table rollup_recomputed")
+    return hourly, daily, following

@@ -1,18 +1,27 @@
 """The rollup job: brings `readings_hourly` and `readings_daily` up to date.
 
 Each run sweeps the hours since its watermark into the dirty log, then recomputes the marked
-buckets one Europe/Paris day at a time, oldest first, one transaction and one log line per day.
+buckets one Europe/Paris day at a time, oldest first, one transaction and one log line per day
+(a day marked for many devices is shared with a second connection, see `roll_up_day`).
 The design (dirty log, watermark, late data) is explained in `analytics/rollups.py`.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime, timedelta
+
+import psycopg
 
 from analytics.job import Job, JobContext, read_watermark, write_watermark
 from analytics.rollups import HOUR, RETENTION_JOB, ROLLUPS_JOB, hour_floor, mark_hours, roll_up_day
+from phare import db
+from phare.errors import DatabaseUnavailable
 
 INTERVAL = timedelta(minutes=10)
+# A day marked for many devices is recomputed over two connections side by side, one per half
+# of the devices (analytics/rollups.py, `roll_up_day`): the database does the work on two cores.
+CONNECTIONS = 2
 # The watermark trails the clock by this much, so that rows committed just after their hour
 # ended are swept again even when nobody marked them.
 SWEEP_GRACE = timedelta(minutes=10)
@@ -48,6 +57,17 @@ def sweep(ctx: JobContext) -> datetime | None:
 
 def run(ctx: JobContext) -> int:
     """Sweeps, then recomputes every marked day; returns the rollup rows written."""
+    with ExitStack() as stack:
+        helper = None
+        if CONNECTIONS > 1:
+            try:
+                helper = stack.enter_context(db.connect(ctx.settings))
+            except DatabaseUnavailable as exc:
+                ctx.log.warning("rollups: no second connection (%s): one connection only", exc)
+        return _run(ctx, helper)
+
+
+def _run(ctx: JobContext, helper: psycopg.Connection | None) -> int:
     conn = ctx.conn
     sweep(ctx)
     row = conn.execute("select coalesce(max(id), 0) from rollup_dirty").fetchone()
@@ -66,7 +86,7 @@ def run(ctx: JobContext) -> int:
             ctx.log.info("rollups: stopping after %d day(s); the next run resumes", days)
             break
         horizon = read_watermark(conn, RETENTION_JOB)
-        result = roll_up_day(conn, row[0], now=ctx.now, raw_horizon=horizon)
+        result = roll_up_day(conn, row[0], now=ctx.now, raw_horizon=horizon, helper=helper)
         conn.commit()
         own.extend(result.following)
         written += result.hourly_rows + result.daily_rows

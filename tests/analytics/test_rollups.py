@@ -267,3 +267,78 @@ def test_marks_are_merged_per_hour_and_into_uid_ranges() -> None:
     assert merge_spans(spans) == [Span(h0, 1, 3), Span(h0, 5, 12), Span(h0, 20, 20),
                                   Span(h1, 1, 2)]
     assert merge_ranges(spans) == [(1, 3), (5, 12), (20, 20)]
+
+
+def _all_rollups(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "select 'h', device_uid, metric, bucket, avg, min, max, count, last, delta "
+        "from readings_hourly union all "
+        "select 'd', device_uid, metric, bucket, avg, min, max, count, last, delta "
+        "from readings_daily order by 1, 2, 3, 4").fetchall()
+
+
+def _many_devices(job_conn: psycopg.Connection, tenant_slug: str) -> list[int]:
+    """Six cabinets with power and a cumulative index (resets, gaps, a day boundary)."""
+    uids = [register_device(job_conn, tenant_slug, f"armoire-{i}") for i in range(6)]
+    for n, uid in enumerate(uids):
+        insert(job_conn, uid, "power_w", [(at(h / 4), 100.0 * n + h) for h in range(0, 60, 3)])
+        index = [(at(h / 4), 10.0 * n + 2.0 * h) for h in range(0, 60, 2) if h % 17]
+        index[n + 3] = (index[n + 3][0], 1.0)  # a counter reset
+        insert(job_conn, uid, "energy_kwh", index)
+    return uids
+
+
+def test_two_connections_give_the_rollups_of_one(job_conn: psycopg.Connection, tenant_slug: str,
+                                                 jobs: Jobs,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day marked for many devices is split between two connections: same rows as with one."""
+    from analytics import rollups as module
+    from analytics.jobs import rollups as job_module
+
+    uids = _many_devices(job_conn, tenant_slug)
+    monkeypatch.setattr(module, "SPLIT_MIN_UIDS", 2)
+    parts: list[list[Span]] = []
+    helper_part = module._recompute_and_commit
+
+    def spy(conn: psycopg.Connection, spans: list[Span], *args: Any) -> Any:
+        parts.append(spans)
+        return helper_part(conn, spans, *args)
+
+    monkeypatch.setattr(module, "_recompute_and_commit", spy)
+    written = jobs.run("rollups", LATER)
+    assert parts and all(s.uid_min > uids[0] for part in parts for s in part)  # split for real
+    split = _all_rollups(job_conn)
+    assert {row[1] for row in split} == set(uids)
+
+    # Back to before the first run: the sweep marks every hour again.
+    job_conn.execute("truncate readings_hourly, readings_daily, rollup_dirty, job_state")
+    monkeypatch.setattr(job_module, "CONNECTIONS", 1)
+    parts.clear()
+    assert jobs.run("rollups", LATER) == written
+    assert not parts
+    single = _all_rollups(job_conn)
+    assert [r[:4] for r in single] == [r[:4] for r in split]
+    assert [r[4:] for r in single] == [pytest.approx(r[4:]) for r in split]
+
+
+def test_a_failing_helper_keeps_the_marks_for_the_next_run(
+        job_conn: psycopg.Connection, tenant_slug: str, jobs: Jobs,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper's part fails: the day is rolled back, its marks stay, the next run does it."""
+    from analytics import rollups as module
+
+    uids = _many_devices(job_conn, tenant_slug)
+    monkeypatch.setattr(module, "SPLIT_MIN_UIDS", 2)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("helper lost")
+
+    monkeypatch.setattr(module, "_recompute_and_commit", broken)
+    with pytest.raises(RuntimeError, match="helper lost"):
+        jobs.run("rollups", LATER)
+    assert job_conn.execute("select count(*) from rollup_dirty").fetchone() != (0,)
+    assert covered_until(job_conn, device_uid=uids[0], start=at(0), end=LATER) == at(0)
+    monkeypatch.undo()
+    jobs.run("rollups", LATER + timedelta(minutes=10))
+    assert {r[1] for r in _all_rollups(job_conn)} == set(uids)
+    assert job_conn.execute("select count(*) from rollup_dirty").fetchone() == (0,)
