@@ -7,13 +7,16 @@ loading is not what is measured. Then `phare worker --once`'s runner runs every 
 the figures of each run are printed.
 
     .venv/bin/python bench/jobs.py [--devices 10000] [--days 1] [--keep] [--reuse]
-                                   [--jobs rollups,energy]
+                                   [--jobs rollups,energy] [--history 365]
 
 It works in a schema of its own (`bench_jobs`, or PHARE_DATABASE_SCHEMA) of the database of
 PHARE_DATABASE_URL, dropped at the end unless --keep or --reuse. Loading takes minutes: with
 --reuse, a schema kept by an earlier load (of the same --devices and --days) is put back as the
 load left it (what the jobs wrote is emptied, the dirty log restored) and the jobs run again on
 the same clock, so each run redoes the same work as the first; --jobs runs only some of them.
+--history N gives each public building N days of daily rollups before the simulated period
+(its simulated consumption give or take 10 %, used on weekdays), so that the energy job fits
+and judges real baselines instead of finding too little history.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -124,6 +128,48 @@ def reset(conn: psycopg.Connection) -> None:
     conn.execute("insert into rollup_dirty overriding system value select * from bench_dirty")
 
 
+# Daily rollups of the buildings before the simulated period, scaled on each building's
+# simulated day (mean power, index steps), 10 % noise, occupied on weekdays.
+_HISTORY = """
+with simulated as (
+    select d.uid, d.tenant_id,
+           avg(r.value) filter (where r.metric = 'power_w') as power,
+           max(r.value) filter (where r.metric = 'gas_kwh')
+             - min(r.value) filter (where r.metric = 'gas_kwh') as gas,
+           max(r.value) filter (where r.metric = 'occupancy') as occupancy
+    from devices d join readings r on r.device_uid = d.uid
+    where d.kind = 'building_meter' and r.metric in ('power_w', 'gas_kwh', 'occupancy')
+    group by d.uid, d.tenant_id
+),
+days as (
+    select s.*, day, extract(isodow from day) < 6 as weekday, 0.9 + 0.2 * random() as noise,
+           (day::timestamp at time zone 'Europe/Paris') as bucket
+    from simulated s
+    cross join generate_series(%(first)s::date - %(days)s, %(first)s::date - 1, '1 day') day
+)
+insert into readings_daily
+    (tenant_id, device_uid, metric, bucket, avg, min, max, count, last, delta, computed_at)
+select tenant_id, uid, m.metric, bucket, m.value, m.value, m.value, 96, 0, m.delta, now()
+from days cross join lateral (values
+    ('electricity_kwh', 0.0,
+     coalesce(power, 0) * 24 / 1000 * noise * (case when weekday then 1 else 0.6 end)),
+    ('power_w', coalesce(power, 0) * noise, null),
+    ('occupancy', case when weekday then coalesce(occupancy, 1) else 0 end, null))
+    m(metric, value, delta)
+union all
+select tenant_id, uid, 'gas_kwh', bucket, 0, 0, 0, 96, 0, gas * noise, now()
+from days where gas is not null
+"""
+
+
+def add_history(conn: psycopg.Connection, now: datetime, days: float, history: int) -> int:
+    """Writes `history` days of daily building rollups before the simulated period."""
+    start, _ = period(days, None, STEP, now)
+    first = start.astimezone(ZoneInfo("Europe/Paris")).date()
+    conn.execute("select setseed(0.42)")
+    return conn.execute(_HISTORY, {"first": first, "days": history}).rowcount
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--devices", type=int, default=10_000)
@@ -132,6 +178,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="rerun the jobs on a kept load of the same size (kept again)")
     parser.add_argument("--jobs", help="comma-separated jobs to run (default: every job)")
+    parser.add_argument("--history", type=int, default=0,
+                        help="days of daily building rollups before the simulated period")
     args = parser.parse_args()
     jobs = JOBS if not args.jobs else {n: j for n, j in JOBS.items() if n in args.jobs.split(",")}
     if args.jobs and set(args.jobs.split(",")) - set(jobs):
@@ -142,6 +190,7 @@ def main() -> None:
     scenario = f"large:{args.devices}"
     kept = None
     if args.reuse:
+        db.migrate(settings)  # a schema kept by an older checkout gets the newer migrations
         with db.connect(settings) as conn:
             kept = loaded(conn)
             if kept is not None and kept[1:] != (args.devices, args.days):
@@ -170,6 +219,11 @@ def main() -> None:
                 save_loaded(conn, now, args.devices, args.days)
                 conn.execute("analyze")
                 conn.commit()
+        if args.history:
+            with db.connect(settings) as conn:
+                rows = add_history(conn, now, args.days, args.history)
+                conn.commit()
+            print(f"  {rows:,} daily rollups of buildings over the {args.history} days before")
         # The jobs' clock starts at the load's end, so a rerun judges the same days.
         began = time.perf_counter()
         clock = lambda: now + timedelta(seconds=time.perf_counter() - began)  # noqa: E731
