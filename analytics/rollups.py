@@ -232,8 +232,8 @@ _DELETE_HOURLY = sql.SQL(
     "and h.bucket >= %(start)s and h.bucket < %(end)s"
 ).format(spans=_SPANS)
 _RECOMPUTED_TABLE = sql.SQL(
-    "create temporary table rollup_recomputed "
-    "(device_uid integer, metric text, bucket timestamptz, last float8) on commit drop"
+    "create temporary table rollup_recomputed (device_uid integer, metric text, "
+    "bucket timestamptz, last float8, primary key (device_uid, metric, bucket)) on commit drop"
 )
 # One hour's buckets, from its marked samples (merged spans do not overlap: each sample once):
 # hashed into groups, and those of cumulative indexes also read in time order. The job runs it
@@ -242,13 +242,14 @@ _RECOMPUTED_TABLE = sql.SQL(
 #
 # `delta`, for cumulative indexes: the steps between consecutive samples of the hour, a drop
 # being a counter reset (the new value counts from zero), plus the step of its first sample
-# from the latest sample before the hour. That one is the `last` of the hour before when this
-# transaction has just recomputed it for the device (`before`: the spans of the hour before);
-# otherwise, or if that hour has no data of the series, it is looked up in raw or, once raw has
-# been dropped, in the previous hourly `last` (case and coalesce are lazy: the look-ups run
-# only when needed). No sample before: the first step is 0.
+# from the latest sample before the hour. That one is the `last` of the series' bucket of the
+# hour before when this transaction has just recomputed it (`rollup_recomputed`: the hour was
+# marked for the device, so that bucket holds its latest samples); otherwise it is looked up in
+# raw or, once raw has been dropped, in the previous hourly `last` (coalesce is lazy: the
+# look-ups run only for those). No sample before: the first step is 0.
 #
-# The hour's cumulative buckets are kept in `rollup_recomputed` for `_MARK_FOLLOWING`.
+# The hour's cumulative buckets are added to `rollup_recomputed`, for the next hour and for
+# `_MARK_FOLLOWING`.
 _INSERT_HOURLY = sql.SQL("""
 with {spans},
 marked as materialized (
@@ -282,16 +283,10 @@ hourly as (
                select case when x.prev is null then 0 when c.first >= x.prev
                            then c.first - x.prev else c.first end
                from (select coalesce(
-                   case when exists (select 1 from unnest(%(before_lo)s::integer[],
-                                                          %(before_hi)s::integer[]) as g(lo, hi)
-                                     where b.device_uid between g.lo and g.hi)
-                        then (select h.last from readings_hourly h
-                              where h.device_uid = b.device_uid and h.metric = b.metric
-                                and h.bucket = %(hour)s::timestamptz - interval '1 hour')
-                   end,
-                   (select p.value from readings p
-                    where p.device_uid = b.device_uid and p.metric = b.metric
-                      and p.ts < %(hour)s order by p.ts desc limit 1),
+                   p.last,
+                   (select r.value from readings r
+                    where r.device_uid = b.device_uid and r.metric = b.metric
+                      and r.ts < %(hour)s order by r.ts desc limit 1),
                    (select h.last from readings_hourly h
                     where h.device_uid = b.device_uid and h.metric = b.metric
                       and h.bucket < %(hour)s order by h.bucket desc limit 1)) as prev
@@ -300,6 +295,9 @@ hourly as (
            %(now)s
     from buckets b
     left join series c on c.device_uid = b.device_uid and c.metric = b.metric
+    left join rollup_recomputed p
+           on p.device_uid = b.device_uid and p.metric = b.metric
+          and p.bucket = %(hour)s::timestamptz - interval '1 hour'
     order by b.device_uid, b.metric
     returning device_uid, metric, bucket, last
 ),
@@ -514,10 +512,8 @@ def _recompute(conn: psycopg.Connection, spans: Sequence[Span], window: Mapping[
     conn.execute(_RECOMPUTED_TABLE)
     hourly = 0
     for hour in sorted({s.hour for s in spans}):
-        before = [s for s in spans if s.hour == hour - HOUR]
         row = conn.execute(_INSERT_HOURLY, {
             **params, **_span_arrays([s for s in spans if s.hour == hour]), "hour": hour,
-            "before_lo": [s.uid_min for s in before], "before_hi": [s.uid_max for s in before],
         }).fetchone()
         hourly += row[0] if row is not None else 0
     conn.execute("analyze rollup_recomputed")
