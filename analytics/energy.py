@@ -152,11 +152,11 @@ def fit_baseline(energy: pd.Series, x: pd.DataFrame, *, trim_sigma: float = 3.0,
                  rounds: int = 2) -> Baseline:
     """Least squares of daily energy on the design `x`, trimming outlying days and refitting."""
     data = x.join(energy.rename("y"), how="inner").dropna()
-    return _fit(data[list(FEATURES)].to_numpy(), data["y"].to_numpy(), pd.DatetimeIndex(data.index),
+    return _fit(data[list(FEATURES)].to_numpy(), data["y"].to_numpy(), list(data.index),
                 trim_sigma=trim_sigma, rounds=rounds)
 
 
-def _fit(a: np.ndarray, y: np.ndarray, days: pd.DatetimeIndex, *, trim_sigma: float = 3.0,
+def _fit(a: np.ndarray, y: np.ndarray, days: Sequence[pd.Timestamp], *, trim_sigma: float = 3.0,
          rounds: int = 2) -> Baseline:
     """`fit_baseline` on arrays: `a` the design's rows (FEATURES order), `y` their energy."""
     keep = np.ones(len(y), dtype=bool)
@@ -176,7 +176,7 @@ def _fit(a: np.ndarray, y: np.ndarray, days: pd.DatetimeIndex, *, trim_sigma: fl
     return Baseline(coefficients=dict(zip(FEATURES, map(float, beta), strict=True)),
                     sigma=sigma, cv_rmse=cv_rmse(y[keep], y_hat[keep], p),
                     nmbe=nmbe(y[keep], y_hat[keep], p), n=n, days_used=len(y),
-                    excluded=list(days[~keep]))
+                    excluded=[days[j] for j in np.flatnonzero(~keep).tolist()])
 
 
 # --- anomalies -------------------------------------------------------------------------------
@@ -389,13 +389,15 @@ def judge_many(days: pd.DatetimeIndex, buildings: Buildings, *, train_until: pd.
     energy = np.where(bad, np.nan, total)
     train = np.asarray(days < train_until)
     judged = ~train
+    stamps = list(days)
     fits: list[Baseline | None] = [None] * count
     expected = np.full(energy.shape, np.nan)
     for i in range(count):
         if np.count_nonzero(~np.isnan(energy[i, train])) < 21:
             continue
         rows = train & ~np.isnan(energy[i]) & ~np.isnan(x[i]).any(axis=1)
-        fitted = _fit(x[i, rows], energy[i, rows], days[rows])
+        fitted = _fit(x[i, rows], energy[i, rows],
+                      [stamps[j] for j in np.flatnonzero(rows).tolist()])
         expected[i] = x[i] @ np.array([fitted.coefficients[f] for f in FEATURES])
         fits[i] = fitted
     sigma = np.array([max(f.sigma, 1e-6) if f is not None else 1.0 for f in fits])
@@ -424,7 +426,6 @@ def judge_many(days: pd.DatetimeIndex, buildings: Buildings, *, train_until: pd.
         alarm[:, t] = np.where(sum_high > h, 1, np.where(sum_low > h, -1, 0))
     results: list[tuple[Baseline | None, list[Day]]] = []
     judged_at = np.flatnonzero(judged)
-    stamps = list(days)
     for i, baseline in enumerate(fits):
         if baseline is None:
             results.append((None, []))
@@ -442,14 +443,14 @@ def judge_many(days: pd.DatetimeIndex, buildings: Buildings, *, train_until: pd.
                                       contamination=settings[i].isolation_contamination
                                       ).reindex(days, fill_value=False).to_numpy()
         verdicts = []
-        for t in judged_at:
-            kinds = {kind for kind, flag in ((OVER, over[i, t]), (DRIFT, alarm[i, t] != 0),
-                                             (FREEZE, frozen[i, t]), (PROFILE, profile[t]))
-                     if flag}
-            e, zz = energy[i, t], z[i, t]
-            verdicts.append(Day(stamps[t], None if np.isnan(e) else float(e),
-                                float(expected[i, t]), None if np.isnan(zz) else float(zz),
-                                float(high[i, t]), float(low[i, t]), frozenset(kinds)))
+        # Plain Python values of the judged days (indexing numpy arrays one by one is slow).
+        rows_of = [values[i, judged_at].tolist() for values in (over, alarm, frozen, energy, z,
+                                                                expected, high, low)]
+        for t, o, a, f, e, zz, ex, hi, lo in zip(judged_at.tolist(), *rows_of, strict=True):
+            kinds = {kind for kind, flag in ((OVER, o), (DRIFT, a != 0), (FREEZE, f),
+                                             (PROFILE, profile[t])) if flag}
+            verdicts.append(Day(stamps[t], None if np.isnan(e) else e, ex,
+                                None if np.isnan(zz) else zz, hi, lo, frozenset(kinds)))
         results.append((baseline, verdicts))
     return results
 
