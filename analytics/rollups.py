@@ -40,6 +40,13 @@ min(watermark, earliest pending mark) - `covered_until` - which is where the API
 before which retention may drop raw chunks. A stopped or failed run loses nothing: unprocessed
 marks stay in the log.
 
+How a day is recomputed: one statement per marked hour (the hour's samples hashed into their
+buckets; those of cumulative indexes also read in time order by one window), so that memory
+stays that of one hour's groups; then the day's daily rows, hashed from the hourly ones. A day
+marked for many devices is split in two uid ranges recomputed side by side over two
+connections, the helper's transaction committing first (`roll_up_day` says why that is safe).
+bench/jobs.py's day of 10,000 devices (8 M values, 1.7 M rollup rows) takes ~22 s at load 2.
+
 Costs and limits: a uid *range* per hour over-marks when one batch holds late data of two distant
 devices for the same hour (the devices between them are recomputed, harmlessly); live data marks
 every device of the current hour, which each run recomputes. A cumulative bucket's delta depends
