@@ -125,7 +125,8 @@ def reset(conn: psycopg.Connection) -> None:
     """Puts a kept schema back as the load left it: what the jobs wrote is emptied."""
     conn.execute(psycopg.sql.SQL("truncate {} restart identity cascade").format(
         psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, JOB_TABLES))))
-    conn.execute("insert into rollup_dirty overriding system value select * from bench_dirty")
+    conn.execute("insert into rollup_dirty (hour, uid_min, uid_max) "
+                 "select hour, uid_min, uid_max from bench_dirty order by id")
 
 
 # Daily rollups of the buildings before the simulated period, scaled on each building's
