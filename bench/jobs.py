@@ -1,10 +1,10 @@
 """Analytics benchmark: one simulated day of a large territory through every scheduled job.
 
 The issue asks that one day of data from 10,000 devices goes through every job in under 60 s.
-The day is simulated (`large:N`, faults injected), decoded by ingest's own decoder and stored
-by ingest's own writer (COPY, hours marked for the rollups, alerts outbox) without a broker —
-loading is not what is measured. Then `phare worker --once`'s runner runs every due job and
-the figures of each run are printed.
+The day is simulated by the vectorised engine (`large:N`, faults injected), decoded by
+ingest's own decoder and stored by ingest's own writer (COPY, hours marked for the rollups,
+alerts outbox) without a broker — loading is not what is measured. Then `phare worker
+--once`'s runner runs every due job and the figures of each run are printed.
 
     .venv/bin/python bench/jobs.py [--devices 10000] [--days 1] [--keep] [--reuse]
                                    [--jobs rollups,energy] [--history 365]
@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analytics.registry import JOBS  # noqa: E402
 from analytics.runner import Runner  # noqa: E402
 from devices.simulators.labels import store  # noqa: E402
-from devices.simulators.runner import native  # noqa: E402
 from devices.simulators.simulate import period, prepare, register_in_database  # noqa: E402
+from devices.simulators.vector.engine import batches  # noqa: E402
 from ingest.decode import decode_message  # noqa: E402
 from ingest.writer import Writer  # noqa: E402
 from phare import db  # noqa: E402
@@ -80,21 +80,18 @@ def load(settings: Settings, scenario: str, days: float, now: datetime) -> tuple
             rejected.update(result.rejected)
             batch.clear()
 
-        t = start
-        while t <= end:
-            for device in sim.devices:
-                for channel, item in device.step(t):
-                    topic, payload = native(device, channel, item)
-                    batch.extend(decode_message(topic, payload, max_payload_bytes=256 * 1024,
-                                                max_future=timedelta(minutes=10), now=now))
-                    messages += 1
-                    if len(batch) >= BATCH:
-                        flush()
+        # The vectorised engine (devices/simulators/vector): the day in seconds, not minutes.
+        for step in batches(sim, start, end, STEP):
+            for topic, payload in zip(step.topics, step.payloads, strict=True):
+                batch.extend(decode_message(topic, payload, max_payload_bytes=256 * 1024,
+                                            max_future=timedelta(minutes=10), now=now))
+                messages += 1
+                if len(batch) >= BATCH:
+                    flush()
             if time.perf_counter() - shown > 5:
                 shown = time.perf_counter()
-                print(f"  simulated to {t:%Y-%m-%d %H:%M}: {messages:,} messages, "
+                print(f"  simulated to {step.at:%Y-%m-%d %H:%M}: {messages:,} messages, "
                       f"{values:,} values stored", flush=True)
-            t += STEP
         if batch:
             flush()
         labels = sim.labels()
